@@ -1,0 +1,10 @@
+"""Synthetic crypto transactions for the fraud pipeline: reference tables, generator, samples.
+
+`python -m datasets.generator --help` generates datasets; `python -m datasets.refdata`
+rewrites the static reference tables. See datasets/README.md.
+"""
+
+from pathlib import Path
+
+DATASETS_DIR = Path(__file__).resolve().parent
+REFERENCE_DIR = DATASETS_DIR / "reference"

@@ -1,0 +1,243 @@
+"""Parse a raw record (CSV line or JSON object) and validate it against the event contract.
+
+`contracts/transaction-event.v1.schema.json` is the contract; this is its fast, hand-written
+check (a JSON-Schema validator per event would cost more than the whole pipeline's budget).
+`tests/operators/test_validate.py` keeps the two in agreement.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+
+from .event import EVENT_FIELDS, TX_TYPES, Transaction
+
+# DLQ reason codes; `contracts/dlq-record.v1.schema.json` lists the same set.
+MALFORMED_RECORD = "malformed_record"
+EMPTY_RECORD = "empty_record"
+OVERSIZE_RECORD = "oversize_record"
+NOT_UTF8 = "not_utf8"
+MISSING_FIELD = "missing_field"
+WRONG_TYPE = "wrong_type"
+BAD_TIMESTAMP = "bad_timestamp"
+TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
+BAD_ENUM = "bad_enum"
+BAD_AMOUNT = "bad_amount"
+UNKNOWN_ASSET = "unknown_asset"
+BAD_IP = "bad_ip"
+BAD_COUNTRY = "bad_country"
+DUPLICATE_CONFLICT = "duplicate_conflict"
+
+REASON_CODES = (
+    MALFORMED_RECORD,
+    EMPTY_RECORD,
+    OVERSIZE_RECORD,
+    NOT_UTF8,
+    MISSING_FIELD,
+    WRONG_TYPE,
+    BAD_TIMESTAMP,
+    TIMESTAMP_OUT_OF_RANGE,
+    BAD_ENUM,
+    BAD_AMOUNT,
+    UNKNOWN_ASSET,
+    BAD_IP,
+    BAD_COUNTRY,
+    DUPLICATE_CONFLICT,
+)
+
+REQUIRED_FIELDS = ("tx_id", "event_time", "tx_type", "wallet_id", "asset", "amount")
+_OPTIONAL_STR_FIELDS = ("chain", "tx_hash", "venue", "device_id")
+_N_FIELDS = len(EVENT_FIELDS)
+_TX_TYPES = frozenset(TX_TYPES)
+_COUNTRY_RE = re.compile(r"[A-Z]{2}\Z")
+_ID_MAX_LEN = 128
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a record is invalid: a reason code and a human-readable detail."""
+
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationLimits:
+    """Bounds of a valid event. Times are epoch ms; `now_ms` is the validator's clock."""
+
+    min_event_time_ms: int
+    max_future_skew_ms: int
+    max_amount: float
+    max_record_bytes: int
+
+
+def parse_record(raw: str, fmt: str) -> dict | Rejection:
+    """Split a raw CSV line or JSON text into a field dict (values still untyped for CSV)."""
+    if not raw or not raw.strip():
+        return Rejection(EMPTY_RECORD, "empty record")
+    if fmt == "csv":
+        parts = raw.rstrip("\r\n").split(",")
+        if len(parts) != _N_FIELDS:
+            return Rejection(MALFORMED_RECORD, f"{len(parts)} CSV columns, expected {_N_FIELDS}")
+        return {k: (v if v != "" else None) for k, v in zip(EVENT_FIELDS, parts, strict=True)}
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        return Rejection(MALFORMED_RECORD, f"invalid JSON: {e}")
+    if not isinstance(obj, dict):
+        return Rejection(MALFORMED_RECORD, f"JSON {type(obj).__name__}, expected an object")
+    return obj
+
+
+class Validator:
+    """Turns a field dict into a typed `Transaction` or a `Rejection`.
+
+    `lenient_numbers`: CSV carries every value as text, so numbers may arrive as strings;
+    JSON must carry numbers as numbers (a string amount there is `wrong_type`).
+    """
+
+    __slots__ = ("_assets", "_limits")
+
+    def __init__(self, limits: ValidationLimits, known_assets: frozenset[str]) -> None:
+        self._limits = limits
+        self._assets = known_assets
+
+    def check_size(self, raw: str) -> Rejection | None:
+        # Character count bounds the UTF-8 size from below; encode only near the limit.
+        limit = self._limits.max_record_bytes
+        if len(raw) > limit // 4 and len(raw.encode("utf-8", "surrogatepass")) > limit:
+            return Rejection(OVERSIZE_RECORD, f"record larger than {limit} bytes")
+        return None
+
+    def validate(
+        self, rec: dict, now_ms: int, lenient_numbers: bool
+    ) -> Transaction | Rejection:
+        for name in REQUIRED_FIELDS:
+            if rec.get(name) is None:
+                return Rejection(MISSING_FIELD, f"{name} is missing")
+        for name in ("tx_id", "wallet_id", "tx_type", "asset"):
+            value = rec[name]
+            if not isinstance(value, str):
+                return Rejection(WRONG_TYPE, f"{name} must be a string")
+            if not value.strip() or len(value) > _ID_MAX_LEN or not value.isprintable():
+                return Rejection(WRONG_TYPE, f"{name} must be 1-{_ID_MAX_LEN} printable chars")
+
+        ts = parse_event_time(rec["event_time"], lenient_numbers)
+        if isinstance(ts, Rejection):
+            return ts
+        limits = self._limits
+        if ts < limits.min_event_time_ms or ts > now_ms + limits.max_future_skew_ms:
+            return Rejection(TIMESTAMP_OUT_OF_RANGE, f"event_time {ts} outside the valid range")
+
+        tx_type = rec["tx_type"]
+        if tx_type not in _TX_TYPES:
+            return Rejection(BAD_ENUM, f"tx_type {tx_type[:40]!r} not one of {TX_TYPES}")
+        asset = rec["asset"]
+        if asset not in self._assets:
+            return Rejection(UNKNOWN_ASSET, f"asset {asset[:20]!r} has no price reference")
+
+        amount = _number(rec["amount"], lenient_numbers)
+        if amount is None:
+            return Rejection(WRONG_TYPE, "amount must be a number")
+        if not (0.0 < amount <= limits.max_amount):  # also false for NaN
+            return Rejection(BAD_AMOUNT, f"amount {amount!r} not in (0, {limits.max_amount:g}]")
+        amount_usd = rec.get("amount_usd")
+        if amount_usd is not None:
+            amount_usd = _number(amount_usd, lenient_numbers)
+            if amount_usd is None:
+                return Rejection(WRONG_TYPE, "amount_usd must be a number")
+            if not (0.0 <= amount_usd <= limits.max_amount):
+                return Rejection(BAD_AMOUNT, f"amount_usd {amount_usd!r} out of range")
+
+        optional = {}
+        for name in ("counterparty_wallet", *_OPTIONAL_STR_FIELDS, "ip", "country"):
+            value = rec.get(name)
+            if value is not None and not isinstance(value, str):
+                return Rejection(WRONG_TYPE, f"{name} must be a string or null")
+            if value is not None and (len(value) > _ID_MAX_LEN or not value.isprintable()):
+                return Rejection(WRONG_TYPE, f"{name} must be <= {_ID_MAX_LEN} printable chars")
+            optional[name] = value
+        ip = optional["ip"]
+        if ip is not None and ipv4_to_int(ip) is None:
+            return Rejection(BAD_IP, f"ip {ip[:40]!r} is not an IPv4 address")
+        country = optional["country"]
+        if country is not None and not _COUNTRY_RE.match(country):
+            return Rejection(BAD_COUNTRY, f"country {country[:10]!r} is not ISO 3166 alpha-2")
+
+        return Transaction(
+            tx_id=rec["tx_id"],
+            event_time_ms=ts,
+            tx_type=tx_type,
+            wallet_id=rec["wallet_id"],
+            counterparty_wallet=optional["counterparty_wallet"],
+            asset=asset,
+            amount=amount,
+            amount_usd=amount_usd,
+            chain=optional["chain"],
+            tx_hash=optional["tx_hash"],
+            venue=optional["venue"],
+            ip=ip,
+            country=country,
+            device_id=optional["device_id"],
+        )
+
+
+def parse_event_time(value, lenient_numbers: bool = True) -> int | Rejection:
+    """Epoch ms from an integer (ms) or an ISO-8601 UTC string."""
+    if isinstance(value, bool):
+        return Rejection(BAD_TIMESTAMP, "event_time must be epoch ms or ISO-8601")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value) or value != int(value):
+            return Rejection(BAD_TIMESTAMP, f"event_time {value!r} is not whole ms")
+        return int(value)
+    if not isinstance(value, str):
+        return Rejection(BAD_TIMESTAMP, "event_time must be epoch ms or ISO-8601")
+    if lenient_numbers and value.isdigit():
+        return int(value)
+    text = value.strip()
+    if len(text) < 10 or len(text) > 40:
+        return Rejection(BAD_TIMESTAMP, f"event_time {text[:40]!r} is not ISO-8601")
+    try:
+        dt = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return Rejection(BAD_TIMESTAMP, f"event_time {text[:40]!r} is not ISO-8601")
+    if dt.tzinfo is None:
+        return Rejection(BAD_TIMESTAMP, f"event_time {text[:40]!r} has no UTC offset")
+    delta = dt - _EPOCH
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+
+
+def ipv4_to_int(ip: str) -> int | None:
+    """The IPv4 address as an int, or None if it is not a dotted quad."""
+    parts = ip.split(".")
+    if len(parts) != 4:
+        return None
+    n = 0
+    for p in parts:
+        if not p.isdigit() or len(p) > 3:
+            return None
+        v = int(p)
+        if v > 255:
+            return None
+        n = (n << 8) | v
+    return n
+
+
+def _number(value, lenient: bool) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if lenient and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None

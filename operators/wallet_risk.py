@@ -1,0 +1,130 @@
+"""Everything that happens to one record under its wallet's key, as plain Python.
+
+validate → dedupe → enrich → detectors → features. The Flink `KeyedProcessFunction`
+(`pipeline/functions.py`) and the offline replay (`pipeline/offline.py`, used by training,
+the parity test and the benchmark's baseline) both call `WalletRisk.process`, so the
+streaming job and the model's training data come from one code path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol
+
+from models.features import new_feature_state, update_and_compute
+
+from .detectors import WalletDetectors
+from .enrich import Enricher
+from .event import DIRECTION_IN, EnrichedTransaction, Hit, WalletEvent, direction_of
+from .validate import DUPLICATE_CONFLICT, Rejection, Validator, parse_record
+
+
+class SeenStore(Protocol):
+    """tx ids seen under the current key, with their content fingerprint (Flink MapState)."""
+
+    def get(self, tx_id: str) -> str | None: ...
+
+    def put(self, tx_id: str, fingerprint: str) -> None: ...
+
+
+@dataclass(slots=True)
+class Scored:
+    """A valid, new transaction with its detector hits and model features (own view)."""
+
+    view: WalletEvent
+    hits: list[Hit]
+    features: list[float]
+
+
+@dataclass(slots=True)
+class Duplicate:
+    """An exact resend of a transaction already processed: dropped and counted."""
+
+    tx_id: str
+    wallet_id: str
+
+
+Outcome = Scored | Rejection | Duplicate | None  # None: a mirrored view, state only
+
+
+def new_wallet_state() -> dict:
+    return {"detectors": {}, "features": new_feature_state()}
+
+
+class WalletRisk:
+    """Per-wallet processing of raw records; holds no per-wallet data itself."""
+
+    __slots__ = ("_detectors", "_enricher", "_format", "_lenient", "_validator")
+
+    def __init__(
+        self, validator: Validator, enricher: Enricher, detectors: WalletDetectors, fmt: str
+    ) -> None:
+        self._validator = validator
+        self._enricher = enricher
+        self._detectors = detectors
+        self._format = fmt
+        self._lenient = fmt == "csv"
+
+    def process(
+        self, state: dict, seen: SeenStore, raw: str, mirrored: bool, now_ms: int
+    ) -> Outcome:
+        """Process one record for the wallet whose `state` and `seen` store are given.
+
+        `mirrored`: this is the receiver's copy of an internal transfer. Its problems are
+        reported by the sender's copy, so an invalid or repeated mirrored copy is ignored.
+        """
+        rejection = self._validator.check_size(raw)
+        if rejection is None:
+            rec = parse_record(raw, self._format)
+            if isinstance(rec, Rejection):
+                rejection = rec
+            else:
+                tx = self._validator.validate(rec, now_ms, self._lenient)
+                if isinstance(tx, Rejection):
+                    rejection = tx
+        if rejection is not None:
+            return None if mirrored else rejection
+
+        seen_key = "in:" + tx.tx_id if mirrored else tx.tx_id
+        fingerprint = _fingerprint(tx)
+        previous = seen.get(seen_key)
+        if previous is not None:
+            if mirrored:
+                return None
+            if previous == fingerprint:
+                return Duplicate(tx.tx_id, tx.wallet_id)
+            return Rejection(DUPLICATE_CONFLICT, f"tx_id {tx.tx_id} seen before with other content")
+        seen.put(seen_key, fingerprint)
+
+        event: EnrichedTransaction = self._enricher.enrich(tx)
+        if mirrored:
+            view = WalletEvent(tx.counterparty_wallet, DIRECTION_IN, True, event)
+        else:
+            view = WalletEvent(tx.wallet_id, direction_of(tx.tx_type), False, event)
+        hits = self._detectors.run(state["detectors"], view)
+        features = update_and_compute(state["features"], view)
+        return None if mirrored else Scored(view, hits, features)
+
+
+def _fingerprint(tx) -> str:
+    """Stable content hash of a validated transaction (same across processes and restarts)."""
+    text = "\x1f".join(
+        "" if v is None else str(v)
+        for v in (
+            tx.event_time_ms,
+            tx.tx_type,
+            tx.wallet_id,
+            tx.counterparty_wallet,
+            tx.asset,
+            tx.amount,
+            tx.amount_usd,
+            tx.chain,
+            tx.tx_hash,
+            tx.venue,
+            tx.ip,
+            tx.country,
+            tx.device_id,
+        )
+    )
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()

@@ -1,0 +1,34 @@
+"""Command line: `python -m pipeline <command>`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the job on the local minicluster (embedded defaults)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config key, e.g. --set flink.parallelism=2")
+    sub.add_parser("config", help="print every config key with its value and env variable")
+    args = parser.parse_args(argv)
+
+    from .config import config_keys, env_var_name, load_config
+
+    overrides = dict(kv.split("=", 1) for kv in getattr(args, "set", []))
+    cfg = load_config(overrides)
+    if args.command == "config":
+        for key, default in config_keys().items():
+            print(f"{key:<48} {env_var_name(key):<56} {default!r}")
+        return 0
+    if args.command == "run":
+        from .run import main as run_main
+
+        return run_main(cfg)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""The pipeline's one typed, frozen configuration object.
+
+Loaded once: defaults from `flink-conf/pipeline.toml`, then environment variables
+`FRAUD_<SECTION>_<KEY>` (nested sections joined with `_`), then explicit overrides (e.g.
+Managed Flink application properties or a test's dict). Unknown or missing keys are an
+error at load time, not a `None` that fails later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from operators.detectors import CONFIG_CLASSES
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS_FILE = PROJECT_ROOT / "flink-conf" / "pipeline.toml"
+ENV_PREFIX = "FRAUD_"
+
+
+class ConfigError(ValueError):
+    """The configuration is incomplete, has unknown keys or values of the wrong type."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    kind: str  # file
+    path: str
+    format: str  # csv | jsonl
+    max_record_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class SinkConfig:
+    kind: str  # local
+    output_dir: str
+    processed_rolling_file_size_mb: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceConfig:
+    dir: str
+    wallets_file: str
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationConfig:
+    min_event_time_ms: int
+    max_future_skew_ms: int
+    max_amount: float
+
+
+@dataclass(frozen=True, slots=True)
+class DedupeConfig:
+    ttl_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class FlinkConfig:
+    parallelism: int
+    python_execution_mode: str  # thread | process
+    bundle_size: int
+    bundle_time_ms: int
+    checkpoint_interval_ms: int
+    wallet_state_ttl_ms: int
+    max_out_of_orderness_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    path: str
+    version_file: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionConfig:
+    rules_version: str
+    alert_score_threshold: float
+    critical_score_threshold: float
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    source: SourceConfig
+    sink: SinkConfig
+    reference: ReferenceConfig
+    validation: ValidationConfig
+    dedupe: DedupeConfig
+    flink: FlinkConfig
+    model: ModelConfig
+    decision: DecisionConfig
+    detectors: Mapping[str, Any]  # rule_id -> that detector's config dataclass
+
+    def resolve(self, path: str) -> Path:
+        """A configured path, relative to the project root unless absolute."""
+        p = Path(path)
+        return p if p.is_absolute() else PROJECT_ROOT / p
+
+    def reference_file(self, name: str) -> Path:
+        """A reference data file, relative to `[reference].dir` unless absolute."""
+        p = Path(name)
+        return p if p.is_absolute() else self.resolve(self.reference.dir) / p
+
+
+_SECTIONS = {
+    "source": SourceConfig,
+    "sink": SinkConfig,
+    "reference": ReferenceConfig,
+    "validation": ValidationConfig,
+    "dedupe": DedupeConfig,
+    "flink": FlinkConfig,
+    "model": ModelConfig,
+    "decision": DecisionConfig,
+}
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    defaults_file: Path = DEFAULTS_FILE,
+) -> PipelineConfig:
+    """Build the config: TOML defaults, then `FRAUD_*` environment, then `overrides`.
+
+    `overrides` keys are dotted paths such as ``"flink.parallelism"`` or
+    ``"detectors.velocity_burst.min_count"``.
+    """
+    with open(defaults_file, "rb") as f:
+        tree = tomllib.load(f)
+    flat = dict(_flatten(tree))
+    env = os.environ if environ is None else environ
+    for dotted in list(flat):
+        name = ENV_PREFIX + dotted.replace(".", "_").upper()
+        if name in env:
+            flat[dotted] = _coerce(dotted, env[name], flat[dotted])
+    for dotted, value in (overrides or {}).items():
+        if dotted not in flat:
+            raise ConfigError(f"unknown config key {dotted!r}")
+        flat[dotted] = _coerce(dotted, value, flat[dotted])
+    return _build(flat)
+
+
+def config_keys(defaults_file: Path = DEFAULTS_FILE) -> dict[str, Any]:
+    """Every dotted key with its default: what the README's config table lists."""
+    with open(defaults_file, "rb") as f:
+        return dict(_flatten(tomllib.load(f)))
+
+
+def env_var_name(dotted: str) -> str:
+    return ENV_PREFIX + dotted.replace(".", "_").upper()
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = ""):
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from _flatten(value, dotted + ".")
+        else:
+            yield dotted, value
+
+
+def _coerce(dotted: str, value: Any, default: Any) -> Any:
+    """Convert an override (often a string from the environment) to the default's type."""
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{dotted}: cannot use {value!r} (expected {type(default).__name__})"
+        ) from None
+
+
+def _section(flat: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    return {k[len(prefix) :]: v for k, v in flat.items() if k.startswith(prefix)}
+
+
+def _construct(cls: type, values: dict[str, Any], where: str):
+    fields = {f.name for f in dataclasses.fields(cls)}
+    missing, unknown = sorted(fields - set(values)), sorted(set(values) - fields)
+    if missing or unknown:
+        raise ConfigError(f"[{where}]: missing keys {missing}, unknown keys {unknown}")
+    return cls(**values)
+
+
+def _build(flat: Mapping[str, Any]) -> PipelineConfig:
+    sections = {
+        name: _construct(cls, _section(flat, name + "."), name) for name, cls in _SECTIONS.items()
+    }
+    detectors = {}
+    for rule_id, cls in CONFIG_CLASSES.items():
+        detectors[rule_id] = _construct(
+            cls, _section(flat, f"detectors.{rule_id}."), f"detectors.{rule_id}"
+        )
+    known = {f"detectors.{r}." for r in CONFIG_CLASSES} | {f"{s}." for s in _SECTIONS}
+    stray = sorted(k for k in flat if not any(k.startswith(p) for p in known))
+    if stray:
+        raise ConfigError(f"unknown config keys {stray}")
+    cfg = PipelineConfig(detectors=detectors, **sections)
+    _check(cfg)
+    return cfg
+
+
+def _check(cfg: PipelineConfig) -> None:
+    if cfg.source.format not in ("csv", "jsonl"):
+        raise ConfigError(f"source.format must be csv or jsonl, not {cfg.source.format!r}")
+    if cfg.flink.python_execution_mode not in ("thread", "process"):
+        raise ConfigError("flink.python_execution_mode must be thread or process")
+    if cfg.flink.parallelism < 1:
+        raise ConfigError("flink.parallelism must be >= 1")
+    for rule_id, det in cfg.detectors.items():
+        # A cap below the count would silently disable the detector.
+        need = getattr(det, "min_count", None) or getattr(det, "min_distinct_counterparties", None)
+        cap = getattr(det, "max_entries", None)
+        if need and cap and cap < need:
+            raise ConfigError(f"detectors.{rule_id}: max_entries {cap} < the count {need} it needs")

@@ -1,0 +1,147 @@
+"""The thin Flink functions around the plain-Python operators.
+
+They only move state in and out and route outcomes to outputs; the logic lives in
+`operators/` and `models/`. Each function builds its components in `open()` from the
+(picklable) config, so nothing heavy is shipped with the job graph.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections import OrderedDict
+
+import orjson
+from pyflink.common import Time, Types
+from pyflink.datastream import OutputTag
+from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, RuntimeContext
+from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
+
+from operators.decide import Decider, iso_ms
+from operators.validate import Rejection
+from operators.wallet_risk import Duplicate, Scored, new_wallet_state
+
+from .components import Components
+from .config import PipelineConfig
+from .schemas import processed_row
+
+DLQ_TAG = OutputTag("dlq", Types.STRING())
+DUPLICATES_TAG = OutputTag("duplicates", Types.STRING())
+ALERTS_TAG = OutputTag("alerts", Types.STRING())
+
+# Wallet states kept deserialized in the operator; Flink state stays authoritative.
+_STATE_CACHE_WALLETS = 200_000
+
+
+def _ttl(ms: int) -> StateTtlConfig:
+    return (
+        StateTtlConfig.new_builder(Time.milliseconds(ms))
+        .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
+        .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+        .build()
+    )
+
+
+def dlq_record(raw: str, reason: str, detail: str, source: str, now_ms: int) -> str:
+    """A DLQ record (`contracts/dlq-record.v1.schema.json`) as a JSON line."""
+    original = base64.b64encode(raw.encode("utf-8", "surrogatepass")).decode("ascii")
+    return orjson.dumps(
+        {
+            "original": original,
+            "reason": reason,
+            "detail": detail,
+            "source": source,
+            "received_at": iso_ms(now_ms),
+        }
+    ).decode()
+
+
+class WalletRiskFunction(KeyedProcessFunction):
+    """Keyed by wallet: validate → dedupe → enrich → detectors → features.
+
+    Emits `Scored` for the next (chained) operator; invalid records to the DLQ side output,
+    exact resends to the duplicates side output.
+
+    State: `wallet-risk-state` (detector and feature state of the wallet, TTL
+    `flink.wallet_state_ttl_ms`) and `seen-tx-ids` (tx_id → content fingerprint, TTL
+    `dedupe.ttl_ms`). A write-through cache of deserialized wallet states saves the
+    per-event read; every change is still written to Flink state before the next record,
+    so checkpoints see exactly what the operator saw.
+    """
+
+    def __init__(self, cfg: PipelineConfig, source_name: str) -> None:
+        self._cfg = cfg
+        self._source = source_name
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        cfg = self._cfg
+        self._engine = Components(cfg).wallet_risk
+        state_desc = ValueStateDescriptor("wallet-risk-state", Types.PICKLED_BYTE_ARRAY())
+        state_desc.enable_time_to_live(_ttl(cfg.flink.wallet_state_ttl_ms))
+        self._state = runtime_context.get_state(state_desc)
+        seen_desc = MapStateDescriptor("seen-tx-ids", Types.STRING(), Types.STRING())
+        seen_desc.enable_time_to_live(_ttl(cfg.dedupe.ttl_ms))
+        self._seen = runtime_context.get_map_state(seen_desc)
+        self._cache: OrderedDict[str, dict] = OrderedDict()
+
+    def process_element(self, value, ctx: KeyedProcessFunction.Context):
+        raw, mirrored = value[0], value[1]
+        now_ms = time.time_ns() // 1_000_000
+        key = ctx.get_current_key()
+        cache = self._cache
+        state = cache.get(key)
+        if state is None:
+            state = self._state.value() or new_wallet_state()
+            cache[key] = state
+            if len(cache) > _STATE_CACHE_WALLETS:
+                cache.popitem(last=False)
+        outcome = self._engine.process(state, self._seen, raw, mirrored, now_ms)
+        if outcome is None:
+            if mirrored:
+                self._state.update(state)
+            return
+        if isinstance(outcome, Scored):
+            self._state.update(state)
+            yield outcome
+        elif isinstance(outcome, Rejection):
+            yield DLQ_TAG, dlq_record(raw, outcome.reason, outcome.detail, self._source, now_ms)
+        elif isinstance(outcome, Duplicate):
+            yield DUPLICATES_TAG, orjson.dumps(
+                {"tx_id": outcome.tx_id, "wallet_id": outcome.wallet_id, "seen_at": iso_ms(now_ms)}
+            ).decode()
+
+
+class ScoreModelFunction(ProcessFunction):
+    """ONNX model score of each scored transaction: emits (scored, score)."""
+
+    def __init__(self, cfg: PipelineConfig) -> None:
+        self._cfg = cfg
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self._scorer = Components(self._cfg).scorer
+
+    def process_element(self, value: Scored, ctx: ProcessFunction.Context):
+        yield value, self._scorer.score_one(value.features)
+
+
+class DecideAlertsFunction(ProcessFunction):
+    """Rule hits + score → alert (side output, JSON) and the processed-zone row."""
+
+    def __init__(self, cfg: PipelineConfig) -> None:
+        self._cfg = cfg
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        comps = Components(self._cfg)
+        self._decider: Decider = comps.decider
+        self._model_version = comps.model_version
+
+    def process_element(self, value, ctx: ProcessFunction.Context):
+        scored, score = value
+        now_ms = time.time_ns() // 1_000_000
+        alert = self._decider.decide(
+            scored.view.event, scored.hits, score, scored.features, now_ms
+        )
+        if alert is not None:
+            yield ALERTS_TAG, alert.to_json()
+        yield processed_row(scored, score, alert, self._model_version, now_ms)
+

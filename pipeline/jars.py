@@ -1,0 +1,142 @@
+"""Where the pipeline's JVM dependencies live, and how to build them.
+
+The PyFlink wheel ships no Kafka, Kinesis, Parquet or S3 jars. ``pom.xml`` at
+the project root pins them and ``mvn package`` builds:
+
+* ``build/jars/fraud-pipeline-connectors.jar`` -- one shaded jar with the Kafka
+  SQL connector, the Parquet format and the few Hadoop classes Parquet needs;
+  handed to Flink through the ``pipeline.jars`` option (see :func:`pipeline_jars`).
+* ``build/plugins/s3-fs-hadoop/flink-s3-fs-hadoop-<version>.jar`` -- the S3
+  filesystem, which Flink only loads from a plugins directory
+  (``FLINK_PLUGINS_DIR``, see :data:`PLUGINS_DIR`), never from the classpath.
+
+Importing this module has no side effects; call :func:`ensure_jars` to build.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = [
+    "PROJECT_ROOT",
+    "POM",
+    "BUILD_DIR",
+    "CONNECTOR_JAR",
+    "PLUGINS_DIR",
+    "MAVEN_COMMAND",
+    "ensure_jars",
+    "pipeline_jars",
+    "plugins_env",
+]
+
+#: Root of the repository (the folder holding ``pom.xml``).
+PROJECT_ROOT: Path = Path(__file__).resolve().parent.parent
+
+#: The Maven build that pins every JVM dependency.
+POM: Path = PROJECT_ROOT / "pom.xml"
+
+#: Git-ignored output folder of the Maven build.
+BUILD_DIR: Path = PROJECT_ROOT / "build"
+
+#: Shaded jar with the connectors and formats, for ``pipeline.jars``.
+CONNECTOR_JAR: Path = BUILD_DIR / "jars" / "fraud-pipeline-connectors.jar"
+
+#: Flink plugins root: each sub-folder (``s3-fs-hadoop/``) is one plugin.
+PLUGINS_DIR: Path = BUILD_DIR / "plugins"
+
+#: The one command that builds both outputs (run from :data:`PROJECT_ROOT`).
+MAVEN_COMMAND: tuple[str, ...] = ("mvn", "-q", "-f", "pom.xml", "package", "-DskipTests")
+
+
+def _is_stale(jar: Path) -> bool:
+    """Say whether ``jar`` is missing or older than ``pom.xml``."""
+    if not jar.is_file():
+        return True
+    # A pom edited after the last build (new version, new connector) means
+    # the jar no longer matches what the project pins.
+    return POM.is_file() and POM.stat().st_mtime > jar.stat().st_mtime
+
+
+def _plugin_jars() -> list[Path]:
+    """List the jars under :data:`PLUGINS_DIR` (empty when not built)."""
+    if not PLUGINS_DIR.is_dir():
+        return []
+    return sorted(PLUGINS_DIR.glob("*/*.jar"))
+
+
+def ensure_jars(force: bool = False) -> Path:
+    """Build the connector jar and plugins with Maven when needed; return the jar.
+
+    The build runs when ``force`` is true, when :data:`CONNECTOR_JAR` is
+    missing or older than ``pom.xml``, or when no plugin jar is present.
+    Maven's output is streamed to stderr. Raises ``RuntimeError`` (with the
+    command to run by hand) when Maven is missing or the build fails.
+    """
+    if not force and not _is_stale(CONNECTOR_JAR) and _plugin_jars():
+        return CONNECTOR_JAR
+
+    command = " ".join(MAVEN_COMMAND)
+    mvn = shutil.which(MAVEN_COMMAND[0])
+    if mvn is None:
+        raise RuntimeError(
+            "Maven ('mvn') is not on PATH, so the Flink connector jar cannot be built. "
+            f"Install Maven 3.8+ and a JDK 17, then run in {PROJECT_ROOT}:\n    {command}"
+        )
+
+    print(f"[pipeline.jars] building JVM dependencies: {command}", file=sys.stderr, flush=True)
+    try:
+        # stdout goes to our stderr so that callers printing results on stdout
+        # (CLIs, notebooks) are not polluted by build logs.
+        proc = subprocess.run(
+            [mvn, *MAVEN_COMMAND[1:]],
+            cwd=PROJECT_ROOT,
+            stdout=sys.stderr,
+            stderr=sys.stderr,
+            check=False,
+        )
+    except OSError as exc:  # e.g. mvn found but not executable
+        raise RuntimeError(
+            f"could not start Maven ({exc}); run in {PROJECT_ROOT}:\n    {command}"
+        ) from exc
+
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"Maven build of the Flink connector jar failed (exit code {proc.returncode}); "
+            f"see the Maven output above, then fix and re-run in {PROJECT_ROOT}:\n    {command}"
+        )
+    if not CONNECTOR_JAR.is_file():
+        raise RuntimeError(
+            f"Maven succeeded but {CONNECTOR_JAR} was not produced; "
+            f"check the shade plugin's outputFile in {POM}"
+        )
+    # The build may skip rewriting an unchanged jar; touch it so that the
+    # staleness check against pom.xml does not rebuild on every call.
+    os.utime(CONNECTOR_JAR)
+    return CONNECTOR_JAR
+
+
+def pipeline_jars(*extra: Path | str) -> str:
+    """Return the value for Flink's ``pipeline.jars`` option.
+
+    That is the ``file://`` URL of :data:`CONNECTOR_JAR` (plus any ``extra``
+    jars), joined with ``;`` as Flink expects. Does not build anything: call
+    :func:`ensure_jars` first.
+    """
+    jars = [CONNECTOR_JAR, *(Path(e) for e in extra)]
+    # Path.as_uri() gives file:///abs/path, the form Flink's classloader wants;
+    # relative paths or bare paths without a scheme are rejected by Flink.
+    return ";".join(Path(j).resolve().as_uri() for j in jars)
+
+
+def plugins_env() -> dict[str, str]:
+    """Return the environment entry that points Flink at :data:`PLUGINS_DIR`.
+
+    Flink reads ``FLINK_PLUGINS_DIR`` when the (mini)cluster starts, i.e. in the
+    JVM that PyFlink launches; set it in ``os.environ`` before the first
+    ``StreamExecutionEnvironment.get_execution_environment()`` call.
+    """
+    return {"FLINK_PLUGINS_DIR": str(PLUGINS_DIR)}

@@ -1,0 +1,125 @@
+"""The job graph as a pure function from a stream of raw records to the job's outputs.
+
+`build_fraud_pipeline` wires operators only; `pipeline/run.py` attaches real sources and
+sinks, and tests attach in-memory ones to the same builder.
+
+Why one keyed Python operator does validate → dedupe → enrich → detect → features: every
+boundary between Python operators costs a JVM↔Python crossing (measured here at 16 µs
+for a forward hop and 32 µs for a keyed hop per event, thread mode), which alone would
+eat the throughput budget. So the JVM extracts the wallet key (SQL, no Python), the data
+crosses into Python once, and the ONNX scoring and decision functions after the keyed
+function are chained into the same Python call (PyFlink's operator chaining).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyflink.common import Types
+from pyflink.datastream import DataStream, KeyedStream
+from pyflink.java_gateway import get_gateway
+from pyflink.table import StreamTableEnvironment, Table
+
+from .config import PipelineConfig
+from .functions import (
+    ALERTS_TAG,
+    DLQ_TAG,
+    DUPLICATES_TAG,
+    DecideAlertsFunction,
+    ScoreModelFunction,
+    WalletRiskFunction,
+)
+from .schemas import KEYED_RECORD_TYPE, PROCESSED_ROW_TYPE
+
+CSV_HEADER_PREFIX = "tx_id,event_time,"
+
+# The wallet key of every record, and a second (mirrored) copy of internal transfers keyed
+# by the receiving wallet, extracted in the JVM. Records whose key cannot be read get ''
+# and are rejected (with a reason) by the keyed operator's validation.
+_KEY_SQL = {
+    "csv": f"""
+SELECT COALESCE(SPLIT_INDEX(f0, ',', 3), '') AS k, ROW(f0, FALSE) AS payload
+FROM `{{view}}` WHERE f0 NOT LIKE '{CSV_HEADER_PREFIX}%'
+UNION ALL
+SELECT SPLIT_INDEX(f0, ',', 4) AS k, ROW(f0, TRUE) AS payload
+FROM `{{view}}`
+WHERE SPLIT_INDEX(f0, ',', 2) = 'transfer' AND SPLIT_INDEX(f0, ',', 4) <> ''
+  AND SPLIT_INDEX(f0, ',', 4) <> COALESCE(SPLIT_INDEX(f0, ',', 3), '')
+""",
+    "jsonl": """
+SELECT COALESCE(JSON_VALUE(f0, '$.wallet_id'), '') AS k, ROW(f0, FALSE) AS payload
+FROM `{view}`
+UNION ALL
+SELECT JSON_VALUE(f0, '$.counterparty_wallet') AS k, ROW(f0, TRUE) AS payload
+FROM `{view}`
+WHERE JSON_VALUE(f0, '$.tx_type') = 'transfer'
+  AND JSON_VALUE(f0, '$.counterparty_wallet') <> ''
+  AND JSON_VALUE(f0, '$.counterparty_wallet') <> COALESCE(JSON_VALUE(f0, '$.wallet_id'), '')
+""",
+}
+
+
+@dataclass(frozen=True)
+class PipelineOutputs:
+    """What the job produces, before sinks are attached."""
+
+    processed: Table  # processed-zone rows plus `event_date` / `hour` partition columns
+    alerts: DataStream  # alert JSON lines
+    dlq: DataStream  # DLQ record JSON lines
+    duplicates: DataStream  # one JSON line per dropped resend
+
+
+def build_fraud_pipeline(
+    t_env: StreamTableEnvironment, raw: DataStream, cfg: PipelineConfig, source_name: str
+) -> PipelineOutputs:
+    """Wire the fraud pipeline over `raw` (a stream of raw records as strings)."""
+    view = "raw_records"
+    t_env.create_temporary_view(view, t_env.from_data_stream(raw))
+    keyed_table = t_env.sql_query(_KEY_SQL[cfg.source.format].format(view=view))
+    keyed = _key_by_first_column(t_env.to_data_stream(keyed_table), KEYED_RECORD_TYPE)
+
+    scored = (
+        keyed.process(WalletRiskFunction(cfg, source_name), output_type=Types.PICKLED_BYTE_ARRAY())
+        .name("wallet-risk")
+        .uid("wallet-risk")
+    )
+    with_score = (
+        scored.process(ScoreModelFunction(cfg), output_type=Types.PICKLED_BYTE_ARRAY())
+        .name("score-model")
+        .uid("score-model")
+    )
+    decided = (
+        with_score.process(DecideAlertsFunction(cfg), output_type=PROCESSED_ROW_TYPE)
+        .name("decide-alerts")
+        .uid("decide-alerts")
+    )
+    processed_view = "processed_events"
+    t_env.create_temporary_view(processed_view, t_env.from_data_stream(decided))
+    processed = t_env.sql_query(
+        f"""
+SELECT *,
+  DATE_FORMAT(TO_TIMESTAMP_LTZ(event_time_ms, 3), 'yyyy-MM-dd') AS event_date,
+  DATE_FORMAT(TO_TIMESTAMP_LTZ(event_time_ms, 3), 'HH') AS `hour`
+FROM `{processed_view}`"""
+    )
+    return PipelineOutputs(
+        processed=processed,
+        alerts=decided.get_side_output(ALERTS_TAG),
+        dlq=scored.get_side_output(DLQ_TAG),
+        duplicates=scored.get_side_output(DUPLICATES_TAG),
+    )
+
+
+def _key_by_first_column(rows: DataStream, payload_type) -> KeyedStream:
+    """Key a stream of Row(key, payload) by its first column without a Python key selector.
+
+    `DataStream.key_by` runs the key selector in Python (an extra crossing per event);
+    here the JVM's `KeyByKeySelector` reads column 0, which is what PyFlink's own
+    `key_by` does after computing the key.
+    """
+    gateway = get_gateway()
+    j_keyed = rows._j_data_stream.keyBy(
+        gateway.jvm.org.apache.flink.streaming.api.functions.python.KeyByKeySelector(),
+        Types.ROW([Types.STRING()]).get_java_type_info(),
+    )
+    return KeyedStream(j_keyed, payload_type, rows)

@@ -1,0 +1,108 @@
+"""Row types at the job's boundaries: one list of fields, from which the Flink row type,
+the processed-zone table DDL and the Python row builder all derive.
+"""
+
+from __future__ import annotations
+
+from pyflink.common import Row, Types
+
+from models.features import FEATURE_NAMES
+from operators.decide import Alert
+from operators.wallet_risk import Scored
+
+# (column, Flink SQL type). Features follow as f_<name> DOUBLE columns.
+_BASE_COLUMNS = (
+    ("tx_id", "STRING"),
+    ("event_time_ms", "BIGINT"),
+    ("tx_type", "STRING"),
+    ("wallet_id", "STRING"),
+    ("counterparty_wallet", "STRING"),
+    ("asset", "STRING"),
+    ("amount", "DOUBLE"),
+    ("amount_usd", "DOUBLE"),
+    ("price_usd", "DOUBLE"),
+    ("chain", "STRING"),
+    ("tx_hash", "STRING"),
+    ("venue", "STRING"),
+    ("ip", "STRING"),
+    ("country", "STRING"),
+    ("geo_country", "STRING"),
+    ("device_id", "STRING"),
+    ("wallet_known", "BOOLEAN"),
+    ("wallet_kyc_tier", "INT"),
+    ("score", "DOUBLE"),
+    ("alerted", "BOOLEAN"),
+    ("rule_ids", "STRING"),  # comma-separated, empty when no alert
+    ("severity", "STRING"),
+    ("model_version", "STRING"),
+    ("processed_at_ms", "BIGINT"),
+)
+PROCESSED_COLUMNS = _BASE_COLUMNS + tuple((f"f_{n}", "DOUBLE") for n in FEATURE_NAMES)
+PROCESSED_FIELD_NAMES = [c for c, _ in PROCESSED_COLUMNS]
+
+_FLINK_TYPES = {
+    "STRING": Types.STRING,
+    "BIGINT": Types.LONG,
+    "DOUBLE": Types.DOUBLE,
+    "BOOLEAN": Types.BOOLEAN,
+    "INT": Types.INT,
+}
+PROCESSED_ROW_TYPE = Types.ROW_NAMED(
+    PROCESSED_FIELD_NAMES, [_FLINK_TYPES[t]() for _, t in PROCESSED_COLUMNS]
+)
+
+# What the keyed operator receives: the raw record and whether it is the receiver's copy.
+KEYED_RECORD_TYPE = Types.ROW_NAMED(["raw", "mirrored"], [Types.STRING(), Types.BOOLEAN()])
+
+
+def processed_row(
+    scored: Scored, score: float, alert: Alert | None, model_version: str, now_ms: int
+) -> Row:
+    """The processed-zone row of one scored transaction."""
+    ev = scored.view.event
+    tx = ev.tx
+    return Row(
+        tx.tx_id,
+        tx.event_time_ms,
+        tx.tx_type,
+        tx.wallet_id,
+        tx.counterparty_wallet,
+        tx.asset,
+        tx.amount,
+        ev.amount_usd,
+        ev.price_usd,
+        tx.chain,
+        tx.tx_hash,
+        tx.venue,
+        tx.ip,
+        tx.country,
+        ev.geo_country,
+        tx.device_id,
+        ev.wallet_known,
+        ev.wallet_kyc_tier,
+        score,
+        alert is not None,
+        ",".join(alert.rule_ids) if alert else "",
+        alert.severity if alert else None,
+        model_version,
+        now_ms,
+        *scored.features,
+    )
+
+
+def processed_table_ddl(name: str, path: str, rolling_file_size_mb: int) -> str:
+    """Filesystem table of the processed zone: Parquet partitioned by event date and hour."""
+    cols = ",\n  ".join(f"`{c}` {t}" for c, t in PROCESSED_COLUMNS)
+    return f"""
+CREATE TABLE `{name}` (
+  {cols},
+  `event_date` STRING,
+  `hour` STRING
+) PARTITIONED BY (`event_date`, `hour`) WITH (
+  'connector' = 'filesystem',
+  'path' = '{path}',
+  'format' = 'parquet',
+  'sink.rolling-policy.file-size' = '{rolling_file_size_mb}MB',
+  'sink.rolling-policy.rollover-interval' = '15 min',
+  'sink.partition-commit.policy.kind' = 'success-file'
+)"""
