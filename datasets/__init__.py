@@ -8,3 +8,7 @@ from pathlib import Path
 
 DATASETS_DIR = Path(__file__).resolve().parent
 REFERENCE_DIR = DATASETS_DIR / "reference"
+
+
+class ConfigError(ValueError):
+    """Generator arguments that cannot produce a dataset (shown as a usage error)."""

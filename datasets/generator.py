@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from datasets import DATASETS_DIR, REFERENCE_DIR
+from datasets import DATASETS_DIR, REFERENCE_DIR, ConfigError
 from datasets.noise import (
     DUPLICATE_DELAY_MS,
     DUPLICATE_SHARE,
@@ -45,7 +45,12 @@ from datasets.records import (
     tx_id,
 )
 from datasets.refdata import Reference, load_reference
-from datasets.typologies import FraudKit, Instance, instances_per_typology, plan_instances
+from datasets.typologies import (
+    FraudKit,
+    Instance,
+    instances_per_typology,
+    plan_instances,
+)
 
 DEFAULT_EVENTS = 40_000
 DEFAULT_SEED = 7
@@ -98,8 +103,8 @@ class Stats:
     """What a run wrote."""
 
     rows: int = 0
-    noise: Counter = field(default_factory=Counter)
-    instances: Counter = field(default_factory=Counter)
+    noise: Counter = field(default_factory=Counter)  # noise kind -> records
+    instances: Counter = field(default_factory=Counter)  # typology -> instances written
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -125,24 +130,31 @@ class _Span:
 
 def _derive_span(config: Config, ref: Reference) -> _Span:
     """Population size and time span of `config`, checked against the price table."""
+    if config.events < 0 or config.fraud_rate < 0:
+        raise ConfigError("--events and --fraud-rate must be >= 0")
+    if (config.days is not None and config.days <= 0) or (config.wallets or 2) < 2:
+        raise ConfigError("--days must be > 0 and --wallets >= 2")
+    try:
+        start_ms = parse_date_ms(config.start)
+    except ValueError as error:
+        raise ConfigError(f"--start: {error}") from None
     noise_share = DUPLICATE_SHARE + MALFORMED_SHARE if config.noise else 0.0
     valid = config.events / (1 + noise_share)
     wallets = config.wallets or max(MIN_WALLETS, config.events // RECORDS_PER_WALLET)
     days = config.days or max(MIN_DAYS, round(valid / (wallets * EVENTS_PER_WALLET_DAY)))
-    start_ms = parse_date_ms(config.start)
     end_ms = start_ms + int(days * MS_PER_DAY)
     first, end = ref.price_range_ms()
     # a day of slack: the stream ends when the record count is reached, near end_ms
     if start_ms < first or end_ms + MS_PER_DAY > end:
-        raise ValueError(f"{config.start} + {days} days is outside the prices in prices.csv")
+        raise ConfigError(f"{config.start} + {days} days is outside the prices in prices.csv")
     return _Span(wallets, days, start_ms, end_ms, valid)
 
 
 class _Emitter:
-    """Writes records in emission order and adds duplicates and malformed records.
+    """Writes records in emission order, adding duplicates and malformed records.
 
-    Emission order is event time, except that out-of-order events and duplicates carry a
-    later emission key. Writing stops after `limit` records.
+    The emission key is the event time, except for out-of-order events and duplicates,
+    which carry a later one. Writing stops after `limit` records.
     """
 
     def __init__(self, out: TextIO, labels: TextIO | None, config: Config) -> None:
@@ -158,73 +170,81 @@ class _Emitter:
         self.seq = 0
         self.malformed_count = 0
         self.stats = Stats()
+        self.instances_seen: set[tuple[str, str]] = set()
+        self._lines: list[str] = []
+        self._label_lines: list[str] = []
 
     @property
     def done(self) -> bool:
         return self.stats.rows >= self.limit
 
-    def push(self, key: int, t: int, record: tuple, typology: str, instance: str, noise: str) -> None:
-        """Queue a record for emission at `key` (ms of event time)."""
+    def push(self, key: int, t: int, record: tuple, typology: str, instance: str, noise: str):
+        """Queue a record (event time `t`) for emission at `key` (ms of event time)."""
         heapq.heappush(self.heap, (key, self.seq, t, record, typology, instance, noise))
         self.seq += 1
 
     def push_ordinary(self, t: int, record: tuple, late: bool) -> None:
         """Queue an ordinary event; `late` ones are emitted 1-50 s of event time later."""
         if late:
-            self.push(t + self.r.randint(*OUT_OF_ORDER_DELAY_MS), t, record, "none", "", "out_of_order")
+            key = t + self.r.randint(*OUT_OF_ORDER_DELAY_MS)
+            self.push(key, t, record, "none", "", "out_of_order")
         else:
             self.push(t, t, record, "none", "", "")
 
     def emit_until(self, key_limit: int) -> None:
         """Write every queued record with an emission key below `key_limit`."""
-        lines: list[str] = []
-        label_lines: list[str] = []
         heap, r = self.heap, self.r
         while heap and heap[0][0] < key_limit and not self.done:
-            key, _, t, record, typology, instance, noise = heapq.heappop(heap)
-            self._add(lines, label_lines, self.format_line(record), record[_TX_ID],
-                      record[_WALLET_ID], typology, instance, noise, "")  # fmt: skip
+            _, _, t, record, typology, instance, noise = heapq.heappop(heap)
+            line = self.format_line(record)
+            self._write(line, record[_TX_ID], record[_WALLET_ID], typology, instance, noise)
             if not self.noise or noise == "duplicate":
                 continue
             if r.random() < DUPLICATE_SHARE:
+                # keyed by event time, so a duplicate is never later than 50 s either: a
+                # late original's copy gets a key already passed and follows it at once
                 delay = r.randint(*DUPLICATE_DELAY_MS)
-                self.push(key + delay, t, record, typology, instance, "duplicate")
+                self.push(t + delay, t, record, typology, instance, "duplicate")
             if typology == "none" and r.random() < MALFORMED_SHARE and not self.done:
-                self._add_malformed(lines, label_lines, record, t)
-        self.out.write("".join(lines))
+                self._write_malformed(record, t)
+        self.out.write("".join(self._lines))
+        self._lines.clear()
         if self.labels is not None:
-            self.labels.write("".join(label_lines))
+            self.labels.write("".join(self._label_lines))
+        self._label_lines.clear()
 
-    def _add_malformed(self, lines: list, label_lines: list, template: tuple, t: int) -> None:
+    def _write_malformed(self, template: tuple, t: int) -> None:
         new_id = tx_id(_MALFORMED_KEY_BASE + self.malformed_count, self.salt)
         self.malformed_count += 1
         bad = malformed(template, new_id, t, self.fmt, self.r)
-        self._add(lines, label_lines, bad.line, bad.tx_id, bad.wallet_id, "none", "",
-                  "malformed", bad.reason)  # fmt: skip
+        self._write(bad.line, bad.tx_id, bad.wallet_id, "none", "", "malformed", bad.reason)
 
-    def _add(self, lines, label_lines, line, tx, wallet, typology, instance, noise, reason) -> None:
+    def _write(self, line, tx, wallet, typology, instance, noise, reason="") -> None:
+        """Buffer one record and its label row (`tx`/`wallet` None when missing)."""
         stats = self.stats
         stats.rows += 1
-        lines.append(line)
-        label_lines.append(
-            f"{stats.rows},{tx or ''},{wallet or ''},{typology},{instance},{noise},{reason}\n"
-        )
+        self._lines.append(line)
+        if self.labels is not None:
+            self._label_lines.append(
+                f"{stats.rows},{tx or ''},{wallet or ''},{typology},{instance},{noise},{reason}\n"
+            )
         if noise:
             stats.noise[noise] += 1
-        if instance and noise != "duplicate":
-            stats.instances[typology, instance] += 1
+        if instance:
+            self.instances_seen.add((typology, instance))
 
 
 def generate(
     config: Config,
     out: TextIO,
     labels: TextIO | None = None,
-    wallets: TextIO | None = None,
+    wallets_out: TextIO | None = None,
     log: TextIO | None = None,
 ) -> Stats:
-    """Write `config.events` records to `out` (and labels/wallet metadata if given).
+    """Write `config.events` records to `out`, their labels to `labels` and the wallet
+    metadata to `wallets_out` (when given). Progress and a summary go to `log`.
 
-    Progress and the final summary go to `log` when given.
+    Raises ConfigError when the configuration cannot produce a dataset.
     """
     began = time.monotonic()
     ref = load_reference()
@@ -233,8 +253,8 @@ def generate(
     per_typology = instances_per_typology(config.events, config.fraud_rate)
     instances = plan_instances(per_typology, span.start_ms, span.end_ms, pop, ref, config.seed)
     pop.assign_ids()
-    if wallets is not None:
-        _write_wallets(wallets, pop.metadata_rows())
+    if wallets_out is not None:
+        _write_wallets(wallets_out, pop.metadata_rows())
     ordinary_records = span.valid_records - sum(i.n_events for i in instances)
     background = BackgroundActivity(
         pop,
@@ -250,7 +270,7 @@ def generate(
         labels.write(",".join(LABEL_FIELDS) + "\n")
     _stream(span, instances, FraudKit(pop, ref, config.seed), background, emitter, log, began)
     stats = emitter.stats
-    stats.instances = Counter(typology for typology, _ in stats.instances)
+    stats.instances = Counter(typology for typology, _ in emitter.instances_seen)
     stats.seconds = time.monotonic() - began
     if log is not None:
         print(stats.summary(), file=log)
@@ -270,9 +290,13 @@ def _stream(
     pending = deque(instances)
     index = 0
     last_report = time.monotonic()
+    price_end = kit.ref.price_range_ms()[1]
     while not emitter.done:
         start = span.start_ms + index * MS_PER_HOUR
         end = start + MS_PER_HOUR
+        if end > price_end:
+            # only when wallets are too few to act as often as the volume asks
+            raise ConfigError("the data ran past the price table: raise --wallets or --days")
         while pending and pending[0].start_ms < end:
             instance = pending.popleft()
             for t, record in kit.records(instance):
@@ -317,13 +341,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--labels", help="write the per-record labels CSV here")
     parser.add_argument("--wallets-out", help="write the wallet metadata CSV here")
     parser.add_argument(
-        "--noise", action=argparse.BooleanOptionalAction, help="add duplicates, late and malformed records [on]"
+        "--noise",
+        action=argparse.BooleanOptionalAction,
+        help="add duplicates, late and malformed records [on]",
     )
     parser.add_argument("--fraud-rate", type=float, help="scale of injected fraud instances [1.0]")
     parser.add_argument(
         "--sample",
         action="store_true",
-        help="regenerate the committed sample (sample_transactions.csv, fraud_labels.csv, reference/wallets.csv)",
+        help="regenerate the committed sample_transactions.csv, fraud_labels.csv and "
+        "reference/wallets.csv (with the defaults of every other option)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
     return parser
@@ -352,8 +379,6 @@ def main(argv: list[str] | None = None) -> None:
         if config != Config() or args.out or args.labels or args.wallets_out:
             parser.error("--sample takes no other options: it always writes the committed sample")
         args.out, args.labels, args.wallets_out = SAMPLE_TRANSACTIONS, SAMPLE_LABELS, SAMPLE_WALLETS
-    if config.events < 0:
-        parser.error("--events must be >= 0")
     with ExitStack() as stack:
         try:
             generate(
@@ -363,7 +388,7 @@ def main(argv: list[str] | None = None) -> None:
                 _open(stack, args.wallets_out),
                 log=None if args.quiet else sys.stderr,
             )
-        except ValueError as error:
+        except ConfigError as error:
             parser.error(str(error))
 
 

@@ -3,6 +3,8 @@
 Shares are per record; the generator applies them to ordinary events only, except that
 any valid record (fraud included) may be duplicated. Each malformed record has exactly
 one defect, so its dead-letter reason is unambiguous, and its own tx_id (or none).
+Damage draws the same random numbers in both formats, so a CSV and a JSON-lines run of
+the same arguments hold the same records.
 """
 
 from __future__ import annotations
@@ -10,12 +12,11 @@ from __future__ import annotations
 import json
 import random
 
+from datasets.records import MS_PER_DAY, MS_PER_SECOND, csv_line, field_index, iso_ms
 from operators.event import EVENT_FIELDS
 
-from datasets.records import MS_PER_DAY, MS_PER_SECOND, field_index, iso_ms
-
 DUPLICATE_SHARE = 0.01
-# a duplicate is written again this much event time after the original's position
+# a duplicate is written again this much event time after the original's event time
 DUPLICATE_DELAY_MS = (200, 20 * MS_PER_SECOND)
 OUT_OF_ORDER_SHARE = 0.02
 OUT_OF_ORDER_DELAY_MS = (1 * MS_PER_SECOND, 50 * MS_PER_SECOND)
@@ -62,7 +63,7 @@ _MISSING = object()  # a field left out of a JSON object
 class Malformed:
     """A malformed record: the text line, what the labels say, why the DLQ takes it."""
 
-    __slots__ = ("line", "tx_id", "wallet_id", "reason")
+    __slots__ = ("line", "reason", "tx_id", "wallet_id")
 
     def __init__(self, line: str, tx_id: str, wallet_id: str, reason: str) -> None:
         self.line = line
@@ -89,9 +90,9 @@ def malformed(
     elif reason == "wrong_type":
         fields[_AMOUNT], quote_amount = r.choice(_NOT_NUMBERS), True
     elif reason == "bad_amount":
-        # NaN is not JSON, so JSON lines only get zero and negative amounts
-        choices = ("0", "-" + fields[_AMOUNT]) + (("NaN",) if fmt == "csv" else ())
-        fields[_AMOUNT] = r.choice(choices)
+        bad = r.choice(("0", "-" + fields[_AMOUNT], "NaN"))
+        # NaN is no JSON number: JSON lines get the negative amount instead
+        fields[_AMOUNT] = "-" + fields[_AMOUNT] if bad == "NaN" and fmt == "jsonl" else bad
     elif reason == "bad_enum":
         fields[_TX_TYPE] = r.choice(_BAD_ENUMS)
     elif reason == "bad_timestamp":
@@ -105,26 +106,22 @@ def malformed(
         fields[_IP] = r.choice(_BAD_IPS)
     else:
         fields[_COUNTRY] = r.choice(_BAD_COUNTRIES)
-    line = _json(fields, quote_amount) if fmt == "jsonl" else _csv(fields)
+    line = _json(fields, quote_amount) if fmt == "jsonl" else csv_line(fields)
     return Malformed(line, _label(fields[_TX_ID]), _label(fields[_WALLET]), reason)
 
 
 def _label(value: object) -> str:
+    """A field as the labels file shows it: empty when missing."""
     return value if isinstance(value, str) else ""
 
 
 def _broken_line(fields: list, fmt: str, r: random.Random) -> str:
     """A line no parser can map onto the contract: wrong column count or broken JSON."""
+    u = r.random()
     if fmt == "jsonl":
         text = _json(fields, False)
-        return text[: r.randint(10, len(text) - 10)] + "\n"
-    if r.random() < 0.5:
-        return _csv(fields[:-1])
-    return _csv([*fields, "extra"])
-
-
-def _csv(fields: list) -> str:
-    return ",".join([value or "" for value in fields]) + "\n"
+        return text[: 10 + int(u * (len(text) - 20))] + "\n"
+    return csv_line(fields[:-1]) if u < 0.5 else csv_line([*fields, "extra"])
 
 
 def _json(fields: list, quote_amount: bool) -> str:

@@ -44,9 +44,10 @@ from datasets.records import (
     MS_PER_DAY,
     MS_PER_HOUR,
     MS_PER_MINUTE,
+    asset_decimals,
     derived_address,
+    event_time_text,
     format_decimal,
-    iso_ms,
     random_address,
     sub_seed,
     tx_hash,
@@ -86,8 +87,6 @@ _ASSET_MIX = {
                  "USDT": 35, "USDC": 20},
 }  # fmt: skip
 _ASSET_MIX["withdrawal"] = _ASSET_MIX["deposit"]
-STABLECOIN_DECIMALS = 2
-COIN_DECIMALS = 8
 
 # Relative activity by local hour (0-23): quiet nights, busy evenings; mean 1.
 _DIURNAL = np.array(
@@ -97,7 +96,6 @@ _DIURNAL = np.array(
 _DIURNAL = _DIURNAL / _DIURNAL.mean()
 
 # Shares of everyday choices.
-_EPOCH_TIME_SHARE = 0.05  # event_time as epoch ms instead of ISO text (both valid)
 _HOME_IP_SHARE = 0.85  # otherwise another address of the same country (mobile, wifi)
 _PRIMARY_DEVICE_SHARE = 0.88
 _OWN_ADDRESS_SHARE = {DEPOSIT: 0.6, WITHDRAWAL: 0.7}  # self-custody vs fresh third party
@@ -131,10 +129,10 @@ _EDGE_STEP = 0.03
 def nearest_allowed(usd: float, forbidden: list[tuple[float, float]], floor: float) -> float | None:
     """The value closest to `usd` (in ratio) that is >= floor and in no [lo, hi) interval.
 
-    Candidates are `usd` itself and points just outside every interval edge; None when
+    Candidates are `usd`, `floor` and points just outside every interval edge; None when
     none is allowed.
     """
-    candidates = [usd]
+    candidates = [usd, floor]
     for lo, hi in forbidden:
         candidates.append(lo * (1 - _EDGE_STEP))
         if hi != math.inf:
@@ -249,9 +247,7 @@ class BackgroundActivity:
         self.next_key = 0
         self.assets = list(ref.asset_chains)
         self.chains = [ref.asset_chains[a] for a in self.assets]
-        self.decimals = [
-            STABLECOIN_DECIMALS if a in ("USDT", "USDC") else COIN_DECIMALS for a in self.assets
-        ]
+        self.decimals = [asset_decimals(a) for a in self.assets]
         n = population.n_ordinary
         activity = population.activity
         self.rate = activity * (events_per_hour / activity.sum())
@@ -288,7 +284,12 @@ class BackgroundActivity:
         prices = [self.ref.prices[a][day] for a in self.assets]
         events = []
         for t, wallet, tx_type, value, asset in zip(
-            times.tolist(), wallets.tolist(), types.tolist(), usd.tolist(), assets.tolist(), strict=True
+            times.tolist(),
+            wallets.tolist(),
+            types.tolist(),
+            usd.tolist(),
+            assets.tolist(),
+            strict=True,
         ):
             event = self._event(r, t, wallet, tx_type, value, asset, prices[asset])
             if event is not None:
@@ -304,13 +305,22 @@ class BackgroundActivity:
         weight = self.rate * _DIURNAL[local_hour]
         total = float(weight.sum())
         q = int(rng.poisson(total))
+        if q == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         wallets = rng.choice(len(weight), q, p=weight / total)
         times = start_ms + rng.integers(0, MS_PER_HOUR, q)
         order = np.argsort(times, kind="stable")
         return wallets[order], times[order]
 
     def _event(
-        self, r: random.Random, t: int, wallet: int, tx_type: int, usd: float, asset: int, price: float
+        self,
+        r: random.Random,
+        t: int,
+        wallet: int,
+        tx_type: int,
+        usd: float,
+        asset: int,
+        price: float,
     ) -> tuple[int, tuple, bool] | None:
         """One guarded ordinary event, or None when no wallet of the segment may act."""
         wallet = self._available_wallet(r, wallet, t)
@@ -322,13 +332,13 @@ class BackgroundActivity:
             if receiver < 0:
                 tx_type = TRADE
         outgoing = tx_type in (WITHDRAWAL, TRANSFER)
+        if outgoing and usd < OUTGOING_MIN_USD:
+            usd = OUTGOING_MIN_USD * (1 + r.random())
         forbidden = self.guard.forbidden_usd(wallet, t, outgoing, receiver)
         if forbidden:
             usd = nearest_allowed(usd, forbidden, OUTGOING_MIN_USD if outgoing else _USD_MIN)
             if usd is None:
                 return None
-        elif outgoing and usd < OUTGOING_MIN_USD:
-            usd = OUTGOING_MIN_USD * (1 + r.random())
         amount = format_decimal(usd / price, max_decimals=self.decimals[asset])
         self.guard.record(wallet, t, tx_type, float(amount) * price, receiver)
         record = self._record(r, t, wallet, tx_type, asset, amount, receiver)
@@ -337,9 +347,11 @@ class BackgroundActivity:
     def _available_wallet(self, r: random.Random, wallet: int, t: int) -> int:
         """`wallet`, or another of its segment, that may have an own event at `t`; else -1."""
         pop, guard = self.pop, self.guard
-        members = self.members[self.pop.segment[wallet]]
+        members = self.members[pop.segment[wallet]]
         for _ in range(_PICK_ATTEMPTS):
-            if guard.may_act(wallet, t) and not (wallet in pop.blocked and pop.is_blocked(wallet, t)):
+            if guard.may_act(wallet, t) and not (
+                wallet in pop.blocked and pop.is_blocked(wallet, t)
+            ):
                 return wallet
             wallet = members[int(r.random() * len(members))]
         return -1
@@ -394,7 +406,7 @@ class BackgroundActivity:
         self.next_key += 1
         return (
             tx_id(key, self.salt),
-            str(t) if r.random() < _EPOCH_TIME_SHARE else iso_ms(t),
+            event_time_text(t, r.random()),
             TYPE_NAMES[tx_type],
             pop.wallet_ids[wallet],
             counterparty,

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datasets.records import MS_PER_DAY, MS_PER_HOUR, device_id, iso_seconds, wallet_id
+from datasets.records import (
+    MS_PER_DAY,
+    MS_PER_HOUR,
+    device_id,
+    iso_seconds,
+    sub_seed,
+    wallet_id,
+)
 from datasets.refdata import Reference
 
 SEGMENTS = ("retail", "active_trader", "merchant", "whale")
@@ -85,7 +92,7 @@ class Population:
     kyc: list[int]
     devices: list[tuple[str, str]]
     home_ip: list[str]
-    # ordinary wallets only: expected own events per day (relative until calibrated)
+    # relative activity of the ordinary wallets (datasets.ordinary scales it to events/h)
     activity: np.ndarray
     trips: dict[int, Trip] = field(default_factory=dict)
     # wallet -> [start, end) windows without own events: travel, and quarantine around
@@ -117,7 +124,7 @@ class Population:
         self.home.append(home)
         self.created_ms.append(created_ms)
         self.kyc.append(kyc)
-        self.devices.append(self.device_pair(index))
+        self.devices.append(device_pair(index, self.device_salt))
         self.home_ip.append(home_ip)
         return index
 
@@ -143,9 +150,10 @@ class Population:
         rows.sort()
         return rows
 
-    def device_pair(self, index: int) -> tuple[str, str]:
-        """The wallet's usual devices: a primary and an occasional second one."""
-        return device_id(2 * index, self.device_salt), device_id(2 * index + 1, self.device_salt)
+
+def device_pair(index: int, salt: int) -> tuple[str, str]:
+    """A wallet's usual devices: a primary and an occasional second one."""
+    return device_id(2 * index, salt), device_id(2 * index + 1, salt)
 
 
 def random_ip(ranges: list[tuple[int, int]], rng: random.Random) -> str:
@@ -175,27 +183,29 @@ def build_population(
     kyc_u = rng.random(n_wallets)
     kyc_cum = np.cumsum(_KYC_TIERS, axis=1)
     kyc = (kyc_u[:, None] > kyc_cum[segment]).sum(axis=1)
-    ip_rng = random.Random(seed * 7919 + 1)
+    ip_rng = random.Random(sub_seed(seed, "home-ip"))
     home = [countries[i] for i in home_index]
+    device_salt = sub_seed(seed, "device")
     population = Population(
         n_ordinary=n_wallets,
         segment=segment.tolist(),
         home=home,
         created_ms=(start_ms - ages.astype(np.int64)).tolist(),
         kyc=kyc.tolist(),
-        devices=[],
+        devices=[device_pair(i, device_salt) for i in range(n_wallets)],
         home_ip=[random_ip(ref.ip_ranges[c], ip_rng) for c in home],
         activity=activity,
-        device_salt=seed & 0xFFFFFFFF,
+        device_salt=device_salt,
     )
-    population.devices = [population.device_pair(i) for i in range(n_wallets)]
     _plan_trips(population, start_ms, end_ms, ref, seed)
     return population
 
 
-def _plan_trips(population: Population, start_ms: int, end_ms: int, ref: Reference, seed: int) -> None:
+def _plan_trips(
+    population: Population, start_ms: int, end_ms: int, ref: Reference, seed: int
+) -> None:
     """Send a few wallets abroad once, silent while travelling (see TRAVEL_SPEED_KMH)."""
-    rng = random.Random(seed * 7919 + 2)
+    rng = random.Random(sub_seed(seed, "trips"))
     weeks = (end_ms - start_ms) / (7 * MS_PER_DAY)
     p_trip = min(0.3, _TRIPS_PER_WALLET_WEEK * weeks)
     countries = list(HOME_WEIGHTS)

@@ -45,6 +45,9 @@ _ADDRESS_TABLES = {
     for chain, (_, alphabet, _) in _ADDRESS_SHAPES.items()
 }
 
+# share of event times written as epoch ms rather than ISO text (the contract allows both)
+EPOCH_TIME_SHARE = 0.05
+
 # event-time prefixes "YYYY-MM-DDTHH:" by epoch hour; formatting through datetime for
 # every record would cost more than the rest of the record together.
 _HOUR_PREFIXES: dict[int, str] = {}
@@ -125,11 +128,18 @@ def random_address(chain: str, bits: int) -> str:
     return address_from_bytes(chain, bits.to_bytes(52, "little"))
 
 
-
 def tx_hash(chain: str, bits: int) -> str:
     """An on-chain transaction hash from 256 random bits; `0x`-prefixed on ethereum."""
     text = f"{bits:064x}"
     return "0x" + text if chain == "ethereum" else text
+
+
+STABLECOINS = frozenset({"USDT", "USDC"})
+
+
+def asset_decimals(asset: str) -> int:
+    """Decimal places an amount of `asset` keeps: cents for stablecoins, 8 for coins."""
+    return 2 if asset in STABLECOINS else 8
 
 
 def format_decimal(value: float, significant: int = 5, max_decimals: int = 8) -> str:
@@ -168,6 +178,11 @@ def iso_ms(t_ms: int) -> str:
     minute, rest = divmod(rest, MS_PER_MINUTE)
     second, milli = divmod(rest, MS_PER_SECOND)
     return f"{prefix}{minute:02d}:{second:02d}.{milli:03d}Z"
+
+
+def event_time_text(t_ms: int, u: float) -> str:
+    """event_time as written: epoch ms for a uniform draw `u` < EPOCH_TIME_SHARE, else ISO."""
+    return str(t_ms) if u < EPOCH_TIME_SHARE else iso_ms(t_ms)
 
 
 def iso_seconds(t_ms: int) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets import REFERENCE_DIR
-from datasets.records import MS_PER_DAY, derived_address, format_decimal
+from datasets.records import MS_PER_DAY, STABLECOINS, derived_address, format_decimal
 
 # Fixed seed of the committed reference tables; independent of the generator's --seed,
 # because every dataset is enriched against the same tables.
@@ -79,7 +79,6 @@ _PRICE_START = {
     "ADA": (0.42, 0.045),
     "LTC": (85.0, 0.036),
 }
-_STABLECOINS = ("USDT", "USDC")
 _PRICE_YEAR = 2026
 # share of each coin's daily move that is the common market factor (crypto is correlated)
 _MARKET_SHARE = 0.6
@@ -201,7 +200,7 @@ def build_prices() -> list[dict[str, str]]:
             log_level += shocks[day] - _MEAN_REVERSION * log_level if day else 0.0
             levels.append(start * math.exp(log_level))
         series[asset] = levels
-    for asset in _STABLECOINS:
+    for asset in [a for a in ASSET_CHAINS if a in STABLECOINS]:
         series[asset] = list(np.clip(1.0 + 0.0007 * rng.standard_normal(days), 0.997, 1.003))
     return [
         {

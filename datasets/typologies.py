@@ -19,13 +19,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from datasets.ordinary import (
-    BAND_USD,
-    COIN_DECIMALS,
-    ONWARD_RATIO,
-    STABLECOIN_DECIMALS,
-    nearest_allowed,
-)
+from datasets import ConfigError
+from datasets.ordinary import BAND_USD, ONWARD_RATIO, nearest_allowed
 from datasets.population import (
     ACTIVE_TRADER,
     HOME_WEIGHTS,
@@ -40,9 +35,10 @@ from datasets.records import (
     MS_PER_HOUR,
     MS_PER_MINUTE,
     MS_PER_SECOND,
+    asset_decimals,
     device_id,
+    event_time_text,
     format_decimal,
-    iso_ms,
     random_address,
     sub_seed,
     tx_hash,
@@ -116,8 +112,9 @@ _MAX_DURATION_MS: dict[str, Callable[[int], int]] = {
     "velocity_burst": lambda size: VELOCITY_SPAN_MS[1],
     "structuring": lambda size: STRUCTURING_SPAN_MS[1],
     "rapid_in_out": lambda size: RAPID_DELAY_MS[1],
-    "peel_chain": lambda size: size
-    * (PEEL_DELAY_MS[1] + ONWARD_DELAY_MS[1] + CONFIRMATION_DELAY_MS[1]),
+    "peel_chain": lambda size: (
+        size * (PEEL_DELAY_MS[1] + ONWARD_DELAY_MS[1] + CONFIRMATION_DELAY_MS[1])
+    ),
     "round_trip": lambda size: size * (ROUND_TRIP_BACK_DELAY_MS[1] + ROUND_TRIP_PAUSE_MS[1]),
     "geo_jump": lambda size: GEO_FIRST_AWAY_DELAY_MS[1] + size * GEO_NEXT_AWAY_DELAY_MS[1],
     "fan_out_dusting": lambda size: DUST_SPAN_MS[1],
@@ -128,7 +125,7 @@ _MAX_DURATION_MS: dict[str, Callable[[int], int]] = {
 _EVENT_COUNT: dict[str, Callable[[int], int]] = {
     "velocity_burst": lambda size: size,
     "structuring": lambda size: size,
-    "rapid_in_out": lambda size: 2,
+    "rapid_in_out": lambda size: size,
     "peel_chain": lambda size: 3 * size,
     "round_trip": lambda size: 2 * size,
     "geo_jump": lambda size: 1 + size,
@@ -136,9 +133,7 @@ _EVENT_COUNT: dict[str, Callable[[int], int]] = {
     "blocklist": lambda size: size,
 }
 
-_STABLECOINS = frozenset({"USDT", "USDC"})
 _TRADE_ASSETS = ("BTC", "ETH", "SOL", "XRP", "DOGE")
-_EPOCH_TIME_SHARE = 0.05
 # fraud tx ids: key = _FRAUD_KEY_BASE | serial << 16 | event number
 _FRAUD_KEY_BASE = 1 << 62
 # attacker device keys (above every wallet's 2 * index + 1)
@@ -205,7 +200,7 @@ class _ActorPool:
     def take(self, home: str | None = None) -> int:
         """A free wallet, living in `home` when one does."""
         if not self.free:
-            raise ValueError("not enough wallets for the fraud instances: lower --fraud-rate")
+            raise ConfigError("not enough wallets for the fraud instances: lower --fraud-rate")
         if home is not None:
             for i in range(len(self.free) - 1, -1, -1):
                 if self.pop.home[self.free[i]] == home:
@@ -224,14 +219,20 @@ def plan_instances(
     pool = _ActorPool(pop, rng)
     first, last = start_ms + START_MARGIN_MS, end_ms - END_MARGIN_MS
     if n_per_typology and last <= first:
-        raise ValueError("the data must span at least 31 h to hold fraud instances")
+        raise ConfigError("the data must span at least 31 h to hold fraud instances")
     instances = []
     for typology in TYPOLOGIES:
         starts = sorted(rng.randrange(first, last) for _ in range(n_per_typology))
         for number, start in enumerate(starts, 1):
             wallets, size = _PLANNERS[typology](rng, pool, pop, ref, start)
             instance = Instance(
-                typology, number, len(instances), start, wallets, size, sub_seed(seed, typology, number)
+                typology,
+                number,
+                len(instances),
+                start,
+                wallets,
+                size,
+                sub_seed(seed, typology, number),
             )
             instances.append(instance)
             end = start + _MAX_DURATION_MS[typology](size)
@@ -242,8 +243,15 @@ def plan_instances(
     return instances
 
 
-def _plan_single(size_range: tuple[int, int]):
-    """Planner of a typology acted by one population wallet."""
+# A planner picks an instance's wallets and size: (rng, pool, pop, ref, start ms) ->
+# (wallets, size). It may add dedicated wallets to the population.
+Planner = Callable[
+    [random.Random, _ActorPool, Population, Reference, int], tuple[tuple[int, ...], int]
+]
+
+
+def _plan_single(size_range: tuple[int, int]) -> Planner:
+    """Planner of a typology acted by one population wallet; size drawn from the range."""
 
     def plan(rng, pool, pop, ref, start):
         return (pool.take(),), rng.randint(*size_range)
@@ -265,6 +273,7 @@ def _plan_peel(rng, pool, pop, ref, start):
     hops = rng.randint(*PEEL_HOPS)
     home = rng.choices(list(HOME_WEIGHTS), list(HOME_WEIGHTS.values()))[0]
     ip = random_ip(ref.ip_ranges[home], rng)
+    # fresh accounts: KYC tier 0 (unverified) twice as often as tier 1
     wallets = tuple(
         pop.add_wallet(RETAIL, home, start - rng.randint(*HOP_AGE_MS), rng.choice((0, 0, 1)), ip)
         for _ in range(hops)
@@ -278,10 +287,10 @@ def _plan_round_trip(rng, pool, pop, ref, start):
     return (first, pool.take(pop.home[first])), rng.randint(*ROUND_TRIP_ROUNDS)
 
 
-_PLANNERS = {
+_PLANNERS: dict[str, Planner] = {
     "velocity_burst": _plan_velocity,
     "structuring": _plan_single(STRUCTURING_EVENTS),
-    "rapid_in_out": _plan_single((2, 2)),
+    "rapid_in_out": _plan_single((2, 2)),  # a deposit and a withdrawal
     "peel_chain": _plan_peel,
     "round_trip": _plan_round_trip,
     "geo_jump": _plan_single(GEO_AWAY_EVENTS),
@@ -315,11 +324,12 @@ class FraudKit:
     def amount(self, asset: str, usd: float, t: int) -> tuple[str, float]:
         """Amount text worth `usd` at the day's price, and the USD the enrichment computes."""
         price = self.ref.price(asset, t)
-        decimals = STABLECOIN_DECIMALS if asset in _STABLECOINS else COIN_DECIMALS
-        text = format_decimal(usd / price, max_decimals=decimals)
+        text = format_decimal(usd / price, max_decimals=asset_decimals(asset))
         return text, float(text) * price
 
-    def amount_within(self, asset: str, usd: float, t: int, lo: float, hi: float) -> tuple[str, float]:
+    def amount_within(
+        self, asset: str, usd: float, t: int, lo: float, hi: float
+    ) -> tuple[str, float]:
         """`amount()`, checking that the enrichment's USD lands in [lo, hi]."""
         text, realized = self.amount(asset, usd, t)
         if not lo <= realized <= hi:
@@ -352,7 +362,7 @@ class FraudKit:
         key = _FRAUD_KEY_BASE | instance.serial << 16 | j
         return (
             tx_id(key, self.salt),
-            str(d.t) if r.random() < _EPOCH_TIME_SHARE else iso_ms(d.t),
+            event_time_text(d.t, r.random()),
             d.tx_type,
             self.pop.wallet_ids[d.wallet],
             d.counterparty,
@@ -379,8 +389,9 @@ def _log_uniform(r: random.Random, lo: float, hi: float) -> float:
 
 
 def _inside(lo: float, hi: float) -> tuple[float, float]:
-    """[lo, hi] shrunk by 0.1 %, so amount rounding cannot leave the range."""
-    return lo * 1.001, hi * 0.999
+    """[lo, hi] shrunk so that amount rounding cannot leave it: amounts keep 5 significant
+    digits (<= 0.005 % off) and stablecoins 2 decimals (<= 0.005 USD off)."""
+    return lo * 1.001 + 0.01, hi * 0.999 - 0.01
 
 
 def _velocity_burst(kit: FraudKit, inst: Instance, r: random.Random) -> list[Draft]:
@@ -439,8 +450,20 @@ def _rapid_in_out(kit: FraudKit, inst: Instance, r: random.Random) -> list[Draft
     usd_out = real_in * r.uniform(*_inside(*ratio))
     amount_out, _ = kit.amount_within(asset, usd_out, t_out, real_in * ratio[0], real_in * ratio[1])
     return [
-        Draft(t_in, "deposit", actor, kit.fresh_address(asset, r), asset, amount_in, None, home, None),
-        Draft(t_out, "withdrawal", actor, kit.fresh_address(asset, r), asset, amount_out, ip, home, device),
+        Draft(
+            t_in, "deposit", actor, kit.fresh_address(asset, r), asset, amount_in, None, home, None
+        ),
+        Draft(
+            t_out,
+            "withdrawal",
+            actor,
+            kit.fresh_address(asset, r),
+            asset,
+            amount_out,
+            ip,
+            home,
+            device,
+        ),
     ]
 
 
@@ -466,17 +489,32 @@ def _peel_chain(kit: FraudKit, inst: Instance, r: random.Random) -> list[Draft]:
         usd = r.uniform(*_inside(peel_lo, peel_hi))
         peel, peeled = kit.amount_within(asset, usd, t_peel, peel_lo, peel_hi)
         drafts.append(
-            Draft(t_peel, "withdrawal", hop, kit.fresh_address(asset, r), asset, peel, ip, home, device)
+            Draft(
+                t_peel,
+                "withdrawal",
+                hop,
+                kit.fresh_address(asset, r),
+                asset,
+                peel,
+                ip,
+                home,
+                device,
+            )
         )
         min_delay = max(ONWARD_DELAY_MS[0], ONWARD_AFTER_DEPOSIT_MS - peel_delay)
         t_onward = t_peel + r.randint(min_delay, ONWARD_DELAY_MS[1])
-        keep_lo, keep_hi = (received - peeled) * ONWARD_KEEP_RATIO[0], (received - peeled) * ONWARD_KEEP_RATIO[1]
+        keep_lo, keep_hi = (
+            (received - peeled) * ONWARD_KEEP_RATIO[0],
+            (received - peeled) * ONWARD_KEEP_RATIO[1],
+        )
         usd = r.uniform(*_inside(keep_lo, keep_hi))
         amount, _ = kit.amount_within(asset, usd, t_onward, keep_lo, keep_hi)
         last = i == len(hops) - 1
         to = kit.fresh_address(asset, r) if last else pop.wallet_ids[hops[i + 1]]
         shared = tx_hash(kit.ref.asset_chains[asset], r.getrandbits(256))
-        drafts.append(Draft(t_onward, "withdrawal", hop, to, asset, amount, ip, home, device, shared))
+        drafts.append(
+            Draft(t_onward, "withdrawal", hop, to, asset, amount, ip, home, device, shared)
+        )
         t = t_onward + r.randint(*CONFIRMATION_DELAY_MS)
         source = pop.wallet_ids[hop]
     return drafts
@@ -543,7 +581,9 @@ def _fan_out_dusting(kit: FraudKit, inst: Instance, r: random.Random) -> list[Dr
         t += int(gap * scale)
         amount, _ = kit.amount_within(asset, r.uniform(*_inside(*DUST_USD)), t, *DUST_USD)
         drafts.append(
-            Draft(t, "withdrawal", actor, kit.fresh_address(asset, r), asset, amount, ip, home, device)
+            Draft(
+                t, "withdrawal", actor, kit.fresh_address(asset, r), asset, amount, ip, home, device
+            )
         )
     return drafts
 

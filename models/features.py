@@ -62,8 +62,7 @@ def update_and_compute(state: dict, view: WalletEvent) -> list[float]:
     ts = tx.event_time_ms
     usd = ev.amount_usd
     history = state["history"]
-    if ts > state["newest_ts"]:
-        state["newest_ts"] = ts
+    state["newest_ts"] = max(state["newest_ts"], ts)
     cutoff = state["newest_ts"] - HISTORY_MS
     if history and history[0][0] < cutoff:
         history[:] = [h for h in history if h[0] >= cutoff]

@@ -123,7 +123,7 @@ def train(events: int = TRAIN_EVENTS, seed: int = TRAIN_SEED) -> dict:
         "features": list(FEATURE_NAMES),
         "data": {
             "source": f"python -m datasets.generator --events {events} --seed {seed}",
-            "transactions": int(len(y)),
+            "transactions": len(y),
             "positives": int(y.sum()),
             "split": f"by event time: train before {_iso(split_ts)}, test from it "
             f"({TEST_SHARE:.0%} of events)",

@@ -7,7 +7,11 @@ import site
 import sys
 
 from pyflink.common import Configuration
-from pyflink.datastream import CheckpointingMode, RuntimeExecutionMode, StreamExecutionEnvironment
+from pyflink.datastream import (
+    CheckpointingMode,
+    RuntimeExecutionMode,
+    StreamExecutionEnvironment,
+)
 from pyflink.table import StreamTableEnvironment
 
 from .config import PROJECT_ROOT, PipelineConfig
@@ -34,6 +38,8 @@ def flink_configuration(cfg: PipelineConfig, jars: str | None) -> Configuration:
     conf.set_string("python.fn-execution.bundle.time", str(f.bundle_time_ms))
     conf.set_string("python.state.cache-size", str(f.bundle_size))
     conf.set_string("table.local-time-zone", "UTC")
+    # A bounded local run should fail with its error, not retry forever.
+    conf.set_string("restart-strategy.type", "none")
     if jars:
         conf.set_string("pipeline.jars", jars)
     return conf

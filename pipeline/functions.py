@@ -14,8 +14,12 @@ from collections import OrderedDict
 import orjson
 from pyflink.common import Time, Types
 from pyflink.datastream import OutputTag
-from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, RuntimeContext
-from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
+from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream.state import (
+    MapStateDescriptor,
+    StateTtlConfig,
+    ValueStateDescriptor,
+)
 
 from operators.decide import Decider, iso_ms
 from operators.validate import Rejection
@@ -57,10 +61,11 @@ def dlq_record(raw: str, reason: str, detail: str, source: str, now_ms: int) -> 
 
 
 class WalletRiskFunction(KeyedProcessFunction):
-    """Keyed by wallet: validate → dedupe → enrich → detectors → features.
+    """Keyed by wallet: validate → dedupe → enrich → detectors → features → ONNX score →
+    decision.
 
-    Emits `Scored` for the next (chained) operator; invalid records to the DLQ side output,
-    exact resends to the duplicates side output.
+    Emits the processed-zone row of every valid new transaction; alerts, invalid records
+    (DLQ) and exact resends (duplicates) go to side outputs as JSON lines.
 
     State: `wallet-risk-state` (detector and feature state of the wallet, TTL
     `flink.wallet_state_ttl_ms`) and `seen-tx-ids` (tx_id → content fingerprint, TTL
@@ -75,7 +80,11 @@ class WalletRiskFunction(KeyedProcessFunction):
 
     def open(self, runtime_context: RuntimeContext) -> None:
         cfg = self._cfg
-        self._engine = Components(cfg).wallet_risk
+        comps = Components(cfg)
+        self._engine = comps.wallet_risk
+        self._scorer = comps.scorer
+        self._decider: Decider = comps.decider
+        self._model_version = comps.model_version
         state_desc = ValueStateDescriptor("wallet-risk-state", Types.PICKLED_BYTE_ARRAY())
         state_desc.enable_time_to_live(_ttl(cfg.flink.wallet_state_ttl_ms))
         self._state = runtime_context.get_state(state_desc)
@@ -102,46 +111,16 @@ class WalletRiskFunction(KeyedProcessFunction):
             return
         if isinstance(outcome, Scored):
             self._state.update(state)
-            yield outcome
+            score = self._scorer.score_one(outcome.features)
+            alert = self._decider.decide(
+                outcome.view.event, outcome.hits, score, outcome.features, now_ms
+            )
+            if alert is not None:
+                yield ALERTS_TAG, alert.to_json()
+            yield processed_row(outcome, score, alert, self._model_version, now_ms)
         elif isinstance(outcome, Rejection):
             yield DLQ_TAG, dlq_record(raw, outcome.reason, outcome.detail, self._source, now_ms)
         elif isinstance(outcome, Duplicate):
             yield DUPLICATES_TAG, orjson.dumps(
                 {"tx_id": outcome.tx_id, "wallet_id": outcome.wallet_id, "seen_at": iso_ms(now_ms)}
             ).decode()
-
-
-class ScoreModelFunction(ProcessFunction):
-    """ONNX model score of each scored transaction: emits (scored, score)."""
-
-    def __init__(self, cfg: PipelineConfig) -> None:
-        self._cfg = cfg
-
-    def open(self, runtime_context: RuntimeContext) -> None:
-        self._scorer = Components(self._cfg).scorer
-
-    def process_element(self, value: Scored, ctx: ProcessFunction.Context):
-        yield value, self._scorer.score_one(value.features)
-
-
-class DecideAlertsFunction(ProcessFunction):
-    """Rule hits + score → alert (side output, JSON) and the processed-zone row."""
-
-    def __init__(self, cfg: PipelineConfig) -> None:
-        self._cfg = cfg
-
-    def open(self, runtime_context: RuntimeContext) -> None:
-        comps = Components(self._cfg)
-        self._decider: Decider = comps.decider
-        self._model_version = comps.model_version
-
-    def process_element(self, value, ctx: ProcessFunction.Context):
-        scored, score = value
-        now_ms = time.time_ns() // 1_000_000
-        alert = self._decider.decide(
-            scored.view.event, scored.hits, score, scored.features, now_ms
-        )
-        if alert is not None:
-            yield ALERTS_TAG, alert.to_json()
-        yield processed_row(scored, score, alert, self._model_version, now_ms)
-

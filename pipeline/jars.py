@@ -22,12 +22,12 @@ import sys
 from pathlib import Path
 
 __all__ = [
-    "PROJECT_ROOT",
-    "POM",
     "BUILD_DIR",
     "CONNECTOR_JAR",
-    "PLUGINS_DIR",
     "MAVEN_COMMAND",
+    "PLUGINS_DIR",
+    "POM",
+    "PROJECT_ROOT",
     "ensure_jars",
     "pipeline_jars",
     "plugins_env",
@@ -133,10 +133,42 @@ def pipeline_jars(*extra: Path | str) -> str:
 
 
 def plugins_env() -> dict[str, str]:
-    """Return the environment entry that points Flink at :data:`PLUGINS_DIR`.
+    """Return the environment entry that points a Flink *cluster* at :data:`PLUGINS_DIR`.
 
-    Flink reads ``FLINK_PLUGINS_DIR`` when the (mini)cluster starts, i.e. in the
-    JVM that PyFlink launches; set it in ``os.environ`` before the first
-    ``StreamExecutionEnvironment.get_execution_environment()`` call.
+    For a standalone cluster (``bin/start-cluster.sh``) or ``flink run``,
+    export it before starting them. It does not help a job run from Python on
+    the local mini-cluster: there use :func:`init_local_filesystems`.
     """
     return {"FLINK_PLUGINS_DIR": str(PLUGINS_DIR)}
+
+
+def init_local_filesystems(config) -> list[str]:
+    """Load the filesystem plugins of :data:`PLUGINS_DIR` into the local PyFlink JVM.
+
+    ``config`` is the ``pyflink.common.Configuration`` given to
+    ``StreamExecutionEnvironment.get_execution_environment``; it must hold the
+    ``s3.*`` options (endpoint, path-style access, credentials) because the
+    filesystems are configured once, here. Call it after creating the
+    environment and before ``execute()``. Returns the plugin ids loaded.
+    """
+    # Why this exists: a job started from Python runs in PyFlink's gateway JVM
+    # on a MiniCluster, and neither of them calls FileSystem.initialize with a
+    # plugin manager (only the cluster entrypoints and `flink run` do), so
+    # s3:// fails with UnsupportedFileSystemSchemeException whatever
+    # FLINK_PLUGINS_DIR says. PyFlink also overwrites FLINK_PLUGINS_DIR with
+    # its own plugins folder unless FLINK_HOME is set. Building the plugin
+    # manager from our folder directly avoids both.
+    from pyflink.java_gateway import get_gateway  # local: no JVM at import time
+
+    jvm = get_gateway().jvm
+    j_config = config._j_configuration
+    finder = jvm.org.apache.flink.core.plugin.DirectoryBasedPluginFinder(
+        jvm.java.io.File(str(PLUGINS_DIR)).toPath()
+    )
+    descriptors = finder.findPlugins()
+    patterns = jvm.org.apache.flink.configuration.CoreOptions.getPluginParentFirstLoaderPatterns(
+        j_config
+    )
+    manager = jvm.org.apache.flink.core.plugin.DefaultPluginManager(descriptors, patterns)
+    jvm.org.apache.flink.core.fs.FileSystem.initialize(j_config, manager)
+    return [d.getPluginId() for d in descriptors]  # py4j iterates java.util.Collection

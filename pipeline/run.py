@@ -6,7 +6,6 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from .config import PipelineConfig
 from .sinks import OutputPaths, output_paths

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyflink.common.serialization import Encoder
-from pyflink.datastream import DataStream
 from pyflink.datastream.connectors.file_system import (
     BucketAssigner,
     FileSink,

@@ -3,7 +3,15 @@
 import pytest
 
 from operators.rapid_in_out import RapidInOut
-from tests.factories import MINUTE, T0, detector_config, feed, fired_at, mirrored_view, own_view
+from tests.factories import (
+    MINUTE,
+    T0,
+    detector_config,
+    feed,
+    fired_at,
+    mirrored_view,
+    own_view,
+)
 
 WINDOW = 30 * MINUTE
 

@@ -3,7 +3,15 @@
 import pytest
 
 from operators.structuring import Structuring
-from tests.factories import HOUR, T0, detector_config, feed, fired_at, mirrored_view, own_view
+from tests.factories import (
+    HOUR,
+    T0,
+    detector_config,
+    feed,
+    fired_at,
+    mirrored_view,
+    own_view,
+)
 
 WINDOW = 24 * HOUR
 

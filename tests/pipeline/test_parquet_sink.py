@@ -12,10 +12,9 @@ Needs Maven and a JDK 17: the connector jar is built on first use by
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,21 +23,21 @@ pyarrow = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 pytest.importorskip("pyflink")
 
-from pyflink.common import Configuration, Encoder, Row, Types  # noqa: E402
-from pyflink.datastream import RuntimeExecutionMode, StreamExecutionEnvironment  # noqa: E402
-from pyflink.datastream.connectors.file_system import (  # noqa: E402
+from pyflink.common import Configuration, Encoder, Row, Types
+from pyflink.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
+from pyflink.datastream.connectors.file_system import (
     FileSink,
     OutputFileConfig,
     RollingPolicy,
 )
-from pyflink.table import DataTypes, Schema, StreamTableEnvironment  # noqa: E402
+from pyflink.table import DataTypes, Schema, StreamTableEnvironment
 
-from pipeline.jars import MAVEN_COMMAND, PROJECT_ROOT, ensure_jars, pipeline_jars  # noqa: E402
+from pipeline.jars import MAVEN_COMMAND, PROJECT_ROOT, ensure_jars, pipeline_jars
 
 
 def _ms(iso: str) -> int:
     """Epoch milliseconds of an ISO-8601 UTC timestamp."""
-    return int(datetime.fromisoformat(iso).replace(tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp() * 1000)
 
 
 # (tx_id, wallet, amount_usd, event_ts_ms): the edges of hours and days are
@@ -85,6 +84,9 @@ def _environments() -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]
     # Workers are started as `python` from PATH otherwise (no pyflink there).
     config.set_string("python.executable", sys.executable)
     config.set_string("pipeline.jars", pipeline_jars())
+    # With checkpointing on, Flink restarts a failing job forever by default:
+    # a missing class would hang the test instead of failing it.
+    config.set_string("restart-strategy.type", "none")
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_runtime_mode(RuntimeExecutionMode.STREAMING)
     env.set_parallelism(1)
@@ -203,6 +205,10 @@ def _read_partitions(parquet_dir: Path) -> dict[tuple[str, str], list[dict]]:
     return found
 
 
+def _data_files(parquet_dir: Path) -> list[Path]:
+    return [p for p in _all_files(parquet_dir) if not p.name.startswith((".", "_"))]
+
+
 def _assert_parquet_output(parquet_dir: Path) -> dict[tuple[str, str], list[dict]]:
     assert parquet_dir.is_dir(), f"no Parquet output at {parquet_dir}"
     leftovers = _hidden_or_in_progress(parquet_dir)
@@ -225,11 +231,10 @@ def _assert_parquet_output(parquet_dir: Path) -> dict[tuple[str, str], list[dict
         assert row["wallet"] == wallet
         assert row["amount_usd"] == pytest.approx(amount)
         assert row["event_ts_ms"] == ts_ms
-        # Flink writes TIMESTAMP_LTZ as INT96 by default: pyarrow reads it as a
-        # naive timestamp holding the UTC instant.
-        assert row["event_time"].replace(tzinfo=timezone.utc) == datetime.fromtimestamp(
-            ts_ms / 1000, tz=timezone.utc
-        )
+        # Flink writes TIMESTAMP_LTZ as INT96 (or, with
+        # 'parquet.write.int64.timestamp', INT64 not adjusted to UTC): pyarrow
+        # reads either as a naive timestamp holding the UTC wall-clock time.
+        assert row["event_time"].replace(tzinfo=UTC) == datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
     return found
 
 
@@ -268,22 +273,69 @@ def test_one_job_writes_partitioned_parquet_and_json(connector_jar: Path, tmp_pa
             {"auto-compaction": "true", "compaction.file-size": "1MB"},
             id="auto-compaction",
         ),
+        pytest.param(
+            {"parquet.write.int64.timestamp": "true", "parquet.timestamp.time.unit": "millis"},
+            id="int64-timestamps",
+        ),
     ],
 )
-def test_rolling_and_compaction_options(
-    connector_jar: Path, tmp_path: Path, sink_options: dict[str, str]
-):
-    """The filesystem sink's rolling and compaction options work with Parquet."""
+def test_sink_options(connector_jar: Path, tmp_path: Path, sink_options: dict[str, str]):
+    """Rolling, compaction and timestamp options of the filesystem/parquet sink."""
     env, _, parquet_dir = _build_job(tmp_path, sink_options)
     env.execute("parquet-sink-options-test")
 
     _assert_parquet_output(parquet_dir)
-    data_files = [p for p in _all_files(parquet_dir) if not p.name.startswith((".", "_"))]
+    data_files = _data_files(parquet_dir)
     if sink_options.get("auto-compaction") == "true":
-        # One checkpoint's files per partition are merged into one
+        # Each checkpoint's files of a partition are merged into one
         # 'compacted-*' file; the uncompacted ones are removed.
         assert all(p.name.startswith("compacted-") for p in data_files), data_files
-        per_partition = Counter(p.parent for p in data_files)
-        assert set(per_partition.values()) == {1}, per_partition
+        assert set(Counter(p.parent for p in data_files).values()) == {1}, data_files
     else:
         assert all(p.name.startswith("part-") for p in data_files), data_files
+
+    column = pq.ParquetFile(data_files[0]).schema.column(
+        pq.ParquetFile(data_files[0]).schema.names.index("event_time")
+    )
+    if sink_options.get("parquet.write.int64.timestamp") == "true":
+        assert column.physical_type == "INT64"
+        assert column.logical_type.to_json() == (
+            '{"Type": "Timestamp", "isAdjustedToUTC": false, "timeUnit": "milliseconds", '
+            '"is_from_converted_type": false, "force_set_converted_type": false}'
+        )
+    else:
+        assert column.physical_type == "INT96"
+
+
+def test_connector_jar_registers_table_factories(connector_jar: Path):
+    """The shaded jar's merged service file lists the Kafka and Parquet factories."""
+    import zipfile
+
+    with zipfile.ZipFile(connector_jar) as jar:
+        factories = jar.read("META-INF/services/org.apache.flink.table.factories.Factory")
+        names = set(jar.namelist())
+    lines = {line.strip() for line in factories.decode().splitlines() if line.strip()}
+    assert "org.apache.flink.streaming.connectors.kafka.table.KafkaDynamicTableFactory" in lines
+    assert "org.apache.flink.formats.parquet.ParquetFileFormatFactory" in lines
+    # What the wheel already ships must not be shaded a second time.
+    assert "org/apache/flink/connector/file/table/FileSystemTableFactory.class" not in names
+    assert "org/apache/flink/formats/json/JsonFormatFactory.class" not in names
+    assert "org/apache/flink/table/api/TableEnvironment.class" not in names
+    assert not any(n.startswith("org/slf4j/") for n in names)
+
+
+def test_kafka_table_sink_plans(connector_jar: Path):
+    """A 'connector'='kafka' table is found and planned (no broker is contacted)."""
+    _, t_env = _environments()
+    t_env.execute_sql(
+        """
+        CREATE TEMPORARY TABLE kafka_alerts (tx_id STRING, score DOUBLE) WITH (
+            'connector' = 'kafka',
+            'topic' = 'alerts',
+            'properties.bootstrap.servers' = '127.0.0.1:9',
+            'format' = 'json'
+        )
+        """
+    )
+    plan = t_env.explain_sql("INSERT INTO kafka_alerts SELECT 'tx-1', CAST(0.5 AS DOUBLE)")
+    assert "kafka_alerts" in plan
