@@ -56,6 +56,14 @@ _TX_TYPES = frozenset(TX_TYPES)
 _COUNTRY_RE = re.compile(r"[A-Z]{2}\Z")
 _ID_MAX_LEN = 128
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The contract's event_time pattern: ISO-8601 UTC, ending in Z or +00:00.
+_ISO_UTC_RE = re.compile(
+    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(\.[0-9]{1,9})?(Z|\+00:00)\Z"
+)
+# What undecodable bytes become: lone surrogates (Python's surrogateescape) or U+FFFD (the
+# JVM's replacement character).
+_UNDECODABLE_RE = re.compile("[\ud800-\udfff\ufffd]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,8 @@ def parse_record(raw: str, fmt: str) -> dict | Rejection:
     """Split a raw CSV line or JSON text into a field dict (values still untyped for CSV)."""
     if not raw or not raw.strip():
         return Rejection(EMPTY_RECORD, "empty record")
+    if not raw.isascii() and _UNDECODABLE_RE.search(raw):
+        return Rejection(NOT_UTF8, "record has bytes that are not UTF-8")
     if fmt == "csv":
         parts = raw.rstrip("\r\n").split(",")
         if len(parts) != _N_FIELDS:
@@ -199,17 +209,15 @@ def parse_event_time(value, lenient_numbers: bool = True) -> int | Rejection:
         return int(value)
     if not isinstance(value, str):
         return Rejection(BAD_TIMESTAMP, "event_time must be epoch ms or ISO-8601")
-    if lenient_numbers and value.isdigit():
+    if lenient_numbers and value.isascii() and value.isdigit():
         return int(value)
-    text = value.strip()
-    if len(text) < 10 or len(text) > 40:
-        return Rejection(BAD_TIMESTAMP, f"event_time {text[:40]!r} is not ISO-8601")
+    # The contract's pattern first: fromisoformat also takes other offsets, week dates, …
+    if not _ISO_UTC_RE.match(value):
+        return Rejection(BAD_TIMESTAMP, f"event_time {value[:40]!r} is not ISO-8601 UTC")
     try:
-        dt = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+        dt = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
     except ValueError:
-        return Rejection(BAD_TIMESTAMP, f"event_time {text[:40]!r} is not ISO-8601")
-    if dt.tzinfo is None:
-        return Rejection(BAD_TIMESTAMP, f"event_time {text[:40]!r} has no UTC offset")
+        return Rejection(BAD_TIMESTAMP, f"event_time {value[:40]!r} is not ISO-8601")
     delta = dt - _EPOCH
     return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 
@@ -221,7 +229,7 @@ def ipv4_to_int(ip: str) -> int | None:
         return None
     n = 0
     for p in parts:
-        if not p.isdigit() or len(p) > 3:
+        if not (p.isascii() and p.isdigit()) or len(p) > 3 or (len(p) > 1 and p[0] == "0"):
             return None
         v = int(p)
         if v > 255:

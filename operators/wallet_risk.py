@@ -10,22 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Protocol
 
 from models.features import new_feature_state, update_and_compute
 
+from .dedupe import DUPLICATE, NEW, Deduplicator
 from .detectors import WalletDetectors
 from .enrich import Enricher
 from .event import DIRECTION_IN, EnrichedTransaction, Hit, WalletEvent, direction_of
 from .validate import DUPLICATE_CONFLICT, Rejection, Validator, parse_record
-
-
-class SeenStore(Protocol):
-    """tx ids seen under the current key, with their content fingerprint (Flink MapState)."""
-
-    def get(self, tx_id: str) -> str | None: ...
-
-    def put(self, tx_id: str, fingerprint: str) -> None: ...
 
 
 @dataclass(slots=True)
@@ -49,27 +41,31 @@ Outcome = Scored | Rejection | Duplicate | None  # None: a mirrored view, state 
 
 
 def new_wallet_state() -> dict:
-    return {"detectors": {}, "features": new_feature_state()}
+    return {"dedupe": Deduplicator.new_state(), "detectors": {}, "features": new_feature_state()}
 
 
 class WalletRisk:
     """Per-wallet processing of raw records; holds no per-wallet data itself."""
 
-    __slots__ = ("_detectors", "_enricher", "_format", "_lenient", "_validator")
+    __slots__ = ("_dedupe", "_detectors", "_enricher", "_format", "_lenient", "_validator")
 
     def __init__(
-        self, validator: Validator, enricher: Enricher, detectors: WalletDetectors, fmt: str
+        self,
+        validator: Validator,
+        dedupe: Deduplicator,
+        enricher: Enricher,
+        detectors: WalletDetectors,
+        fmt: str,
     ) -> None:
         self._validator = validator
+        self._dedupe = dedupe
         self._enricher = enricher
         self._detectors = detectors
         self._format = fmt
         self._lenient = fmt == "csv"
 
-    def process(
-        self, state: dict, seen: SeenStore, raw: str, mirrored: bool, now_ms: int
-    ) -> Outcome:
-        """Process one record for the wallet whose `state` and `seen` store are given.
+    def process(self, state: dict, raw: str, mirrored: bool, now_ms: int) -> Outcome:
+        """Process one record for the wallet whose keyed `state` is given (mutated).
 
         `mirrored`: this is the receiver's copy of an internal transfer. Its problems are
         reported by the sender's copy, so an invalid or repeated mirrored copy is ignored.
@@ -86,16 +82,17 @@ class WalletRisk:
         if rejection is not None:
             return None if mirrored else rejection
 
+        # The receiver's copy of a transfer is remembered apart from the wallet's own tx ids.
         seen_key = "in:" + tx.tx_id if mirrored else tx.tx_id
-        fingerprint = _fingerprint(tx)
-        previous = seen.get(seen_key)
-        if previous is not None:
+        verdict = self._dedupe.check(
+            state["dedupe"], seen_key, _fingerprint(tx), tx.event_time_ms
+        )
+        if verdict != NEW:
             if mirrored:
                 return None
-            if previous == fingerprint:
+            if verdict == DUPLICATE:
                 return Duplicate(tx.tx_id, tx.wallet_id)
             return Rejection(DUPLICATE_CONFLICT, f"tx_id {tx.tx_id} seen before with other content")
-        seen.put(seen_key, fingerprint)
 
         event: EnrichedTransaction = self._enricher.enrich(tx)
         if mirrored:

@@ -13,6 +13,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config key, e.g. --set flink.parallelism=2")
     sub.add_parser("config", help="print every config key with its value and env variable")
+    sub.add_parser("jars", help="build the JVM connector jar and plugins (pom.xml) if needed")
+    bench = sub.add_parser("bench", help="benchmark the job against the plain-Python baseline")
+    bench.add_argument("--events", type=int, default=1_000_000)
     args = parser.parse_args(argv)
 
     from .config import config_keys, env_var_name, load_config
@@ -23,6 +26,15 @@ def main(argv: list[str] | None = None) -> int:
         for key, default in config_keys().items():
             print(f"{key:<48} {env_var_name(key):<56} {default!r}")
         return 0
+    if args.command == "jars":
+        from .jars import ensure_jars
+
+        print(ensure_jars())
+        return 0
+    if args.command == "bench":
+        from .bench import main as bench_main
+
+        return bench_main(args.events)
     if args.command == "run":
         from .run import main as run_main
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from functools import cached_property
 
 from operators.decide import Decider, DecisionSettings
+from operators.dedupe import Deduplicator
 from operators.detectors import WalletDetectors
 from operators.enrich import Enricher, ReferenceData, load_reference_data
 from operators.scoring import OnnxScorer, model_version
@@ -43,11 +43,11 @@ class Components:
 
     @cached_property
     def wallet_risk(self) -> WalletRisk:
-        enabled = {r: c for r, c in self.cfg.detectors.items() if c.enabled}
         return WalletRisk(
             self.validator,
+            Deduplicator(self.cfg.dedupe),
             Enricher(self.reference),
-            WalletDetectors(enabled),
+            WalletDetectors(dict(self.cfg.detectors)),
             self.cfg.source.format,
         )
 
@@ -70,7 +70,3 @@ class Components:
                 rules_version=d.rules_version,
             )
         )
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from operators.dedupe import DedupeConfig
 from operators.detectors import CONFIG_CLASSES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -56,17 +57,14 @@ class ValidationConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class DedupeConfig:
-    ttl_ms: int
-
-
-@dataclass(frozen=True, slots=True)
 class FlinkConfig:
     parallelism: int
     python_execution_mode: str  # thread | process
     bundle_size: int
     bundle_time_ms: int
     checkpoint_interval_ms: int
+    checkpoint_dir: str
+    state_backend: str  # hashmap | rocksdb
     wallet_state_ttl_ms: int
     max_out_of_orderness_ms: int
 
@@ -175,7 +173,11 @@ def _coerce(dotted: str, value: Any, default: Any) -> Any:
             if text in ("0", "false", "no", "off"):
                 return False
             raise ValueError(value)
+        if isinstance(value, bool):
+            raise ValueError(value)  # int(True) == 1: a flag is no number
         if isinstance(default, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)  # int(2.5) would silently truncate
             return int(value)
         if isinstance(default, float):
             return float(value)
@@ -221,6 +223,8 @@ def _check(cfg: PipelineConfig) -> None:
         raise ConfigError(f"source.format must be csv or jsonl, not {cfg.source.format!r}")
     if cfg.flink.python_execution_mode not in ("thread", "process"):
         raise ConfigError("flink.python_execution_mode must be thread or process")
+    if cfg.flink.state_backend not in ("hashmap", "rocksdb"):
+        raise ConfigError("flink.state_backend must be hashmap or rocksdb")
     if cfg.flink.parallelism < 1:
         raise ConfigError("flink.parallelism must be >= 1")
     for rule_id, det in cfg.detectors.items():

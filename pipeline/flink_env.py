@@ -38,6 +38,8 @@ def flink_configuration(cfg: PipelineConfig, jars: str | None) -> Configuration:
     conf.set_string("python.fn-execution.bundle.time", str(f.bundle_time_ms))
     conf.set_string("python.state.cache-size", str(f.bundle_size))
     conf.set_string("table.local-time-zone", "UTC")
+    conf.set_string("state.backend.type", f.state_backend)
+    conf.set_string("execution.checkpointing.dir", cfg.resolve(f.checkpoint_dir).as_uri())
     # A bounded local run should fail with its error, not retry forever.
     conf.set_string("restart-strategy.type", "none")
     if jars:

@@ -16,7 +16,6 @@ from pyflink.common import Time, Types
 from pyflink.datastream import OutputTag
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import (
-    MapStateDescriptor,
     StateTtlConfig,
     ValueStateDescriptor,
 )
@@ -67,9 +66,9 @@ class WalletRiskFunction(KeyedProcessFunction):
     Emits the processed-zone row of every valid new transaction; alerts, invalid records
     (DLQ) and exact resends (duplicates) go to side outputs as JSON lines.
 
-    State: `wallet-risk-state` (detector and feature state of the wallet, TTL
-    `flink.wallet_state_ttl_ms`) and `seen-tx-ids` (tx_id → content fingerprint, TTL
-    `dedupe.ttl_ms`). A write-through cache of deserialized wallet states saves the
+    State: `wallet-risk-state`, one value per wallet holding its recent tx ids (dedupe),
+    detector and feature state, with TTL `flink.wallet_state_ttl_ms` for idle wallets.
+    One value keeps it to one state write per event. A write-through cache of deserialized wallet states saves the
     per-event read; every change is still written to Flink state before the next record,
     so checkpoints see exactly what the operator saw.
     """
@@ -88,12 +87,10 @@ class WalletRiskFunction(KeyedProcessFunction):
         state_desc = ValueStateDescriptor("wallet-risk-state", Types.PICKLED_BYTE_ARRAY())
         state_desc.enable_time_to_live(_ttl(cfg.flink.wallet_state_ttl_ms))
         self._state = runtime_context.get_state(state_desc)
-        seen_desc = MapStateDescriptor("seen-tx-ids", Types.STRING(), Types.STRING())
-        seen_desc.enable_time_to_live(_ttl(cfg.dedupe.ttl_ms))
-        self._seen = runtime_context.get_map_state(seen_desc)
         self._cache: OrderedDict[str, dict] = OrderedDict()
 
     def process_element(self, value, ctx: KeyedProcessFunction.Context):
+        started_ns = time.perf_counter_ns()
         raw, mirrored = value[0], value[1]
         now_ms = time.time_ns() // 1_000_000
         key = ctx.get_current_key()
@@ -104,7 +101,7 @@ class WalletRiskFunction(KeyedProcessFunction):
             cache[key] = state
             if len(cache) > _STATE_CACHE_WALLETS:
                 cache.popitem(last=False)
-        outcome = self._engine.process(state, self._seen, raw, mirrored, now_ms)
+        outcome = self._engine.process(state, raw, mirrored, now_ms)
         if outcome is None:
             if mirrored:
                 self._state.update(state)
@@ -117,7 +114,8 @@ class WalletRiskFunction(KeyedProcessFunction):
             )
             if alert is not None:
                 yield ALERTS_TAG, alert.to_json()
-            yield processed_row(outcome, score, alert, self._model_version, now_ms)
+            spent_us = (time.perf_counter_ns() - started_ns) // 1000
+            yield processed_row(outcome, score, alert, self._model_version, now_ms, spent_us)
         elif isinstance(outcome, Rejection):
             yield DLQ_TAG, dlq_record(raw, outcome.reason, outcome.detail, self._source, now_ms)
         elif isinstance(outcome, Duplicate):

@@ -36,6 +36,7 @@ _BASE_COLUMNS = (
     ("severity", "STRING"),
     ("model_version", "STRING"),
     ("processed_at_ms", "BIGINT"),
+    ("processing_us", "INT"),  # time the keyed operator spent on this record
 )
 PROCESSED_COLUMNS = _BASE_COLUMNS + tuple((f"f_{n}", "DOUBLE") for n in FEATURE_NAMES)
 PROCESSED_FIELD_NAMES = [c for c, _ in PROCESSED_COLUMNS]
@@ -56,7 +57,12 @@ KEYED_RECORD_TYPE = Types.ROW_NAMED(["raw", "mirrored"], [Types.STRING(), Types.
 
 
 def processed_row(
-    scored: Scored, score: float, alert: Alert | None, model_version: str, now_ms: int
+    scored: Scored,
+    score: float,
+    alert: Alert | None,
+    model_version: str,
+    now_ms: int,
+    processing_us: int,
 ) -> Row:
     """The processed-zone row of one scored transaction."""
     ev = scored.view.event
@@ -86,6 +92,7 @@ def processed_row(
         alert.severity if alert else None,
         model_version,
         now_ms,
+        processing_us,
         *scored.features,
     )
 

@@ -6,13 +6,21 @@ thresholds the pipeline ships with (docs/typologies.md).
 
 from __future__ import annotations
 
+import csv
 import itertools
+import json
 import tomllib
 from functools import cache
 from pathlib import Path
 
 from operators.detectors import CONFIG_CLASSES
-from operators.event import EnrichedTransaction, Transaction, WalletEvent, wallet_views
+from operators.event import (
+    EVENT_FIELDS,
+    EnrichedTransaction,
+    Transaction,
+    WalletEvent,
+    wallet_views,
+)
 
 PIPELINE_TOML = Path(__file__).resolve().parents[1] / "flink-conf" / "pipeline.toml"
 
@@ -158,3 +166,77 @@ def feed(detector, state, views) -> list:
 def fired_at(results: list) -> list[int]:
     """Indices of the views that raised a hit."""
     return [i for i, hit in enumerate(results) if hit is not None]
+
+
+# ---------------------------------------------------------------- raw records, pipeline
+
+# A valid event as the source sends it (contract field names, JSON types): a withdrawal of
+# a known wallet (w_000000, home DE) from a German IP, on 2026-03-02.
+RAW_EVENT = {
+    "tx_id": "tx_00000000000000a1",
+    "event_time": "2026-03-02T08:15:30.123Z",
+    "tx_type": "withdrawal",
+    "wallet_id": "w_000000",
+    "counterparty_wallet": "0x1111111111111111111111111111111111111111",
+    "asset": "ETH",
+    "amount": 1.5,
+    "amount_usd": None,
+    "chain": "ethereum",
+    "tx_hash": "0x" + "ab" * 32,
+    "venue": "coinex-eu",
+    "ip": "37.3.1.10",
+    "country": "DE",
+    "device_id": "d_a1b2c3",
+}
+RAW_EVENT_MS = 1_772_439_330_123  # RAW_EVENT's event_time
+
+
+def raw_event(**overrides) -> dict:
+    """`RAW_EVENT` with `overrides`; a value of `...` leaves the field out."""
+    event = {**RAW_EVENT, **overrides}
+    return {k: v for k, v in event.items() if v is not ...}
+
+
+def csv_record(**overrides) -> str:
+    """A CSV data row of `raw_event(**overrides)` (None and left-out fields are empty)."""
+    event = raw_event(**overrides)
+    return ",".join("" if event.get(k) is None else str(event[k]) for k in EVENT_FIELDS)
+
+
+def json_record(**overrides) -> str:
+    """A JSON line of `raw_event(**overrides)` (non-ASCII text kept as is)."""
+    return json.dumps(raw_event(**overrides), ensure_ascii=False)
+
+
+def record(fmt: str, **overrides) -> str:
+    return csv_record(**overrides) if fmt == "csv" else json_record(**overrides)
+
+
+@cache
+def components(fmt: str = "csv", overrides: tuple[tuple[str, object], ...] = ()):
+    """The pipeline's plain-Python operators for the shipped config (FRAUD_* env ignored),
+    reading `fmt` records, with dotted-key `overrides` as (key, value) pairs."""
+    from pipeline.components import Components
+    from pipeline.config import load_config
+
+    return Components(load_config({"source.format": fmt, **dict(overrides)}, environ={}))
+
+
+@cache
+def sample_replay():
+    """The offline replay of the committed sample with the shipped config and model (once)."""
+    from datasets.generator import SAMPLE_TRANSACTIONS
+    from pipeline.offline import iter_records, replay
+
+    comps = components("csv")
+    assert comps.cfg.resolve(comps.cfg.source.path) == SAMPLE_TRANSACTIONS
+    return replay(iter_records(SAMPLE_TRANSACTIONS), comps)
+
+
+@cache
+def sample_labels() -> tuple[dict, ...]:
+    """The rows of datasets/fraud_labels.csv, in file order (record_no 1, 2, ...)."""
+    from datasets.generator import SAMPLE_LABELS
+
+    with SAMPLE_LABELS.open(newline="", encoding="utf-8") as f:
+        return tuple(csv.DictReader(f))

@@ -182,7 +182,7 @@ def _hidden_or_in_progress(root: Path) -> list[Path]:
     return [
         p
         for p in _all_files(root)
-        if p.name.startswith((".", "_")) and p.name != "_SUCCESS" or "inprogress" in p.name
+        if (p.name.startswith((".", "_")) and p.name != "_SUCCESS") or "inprogress" in p.name
     ]
 
 

@@ -1,0 +1,53 @@
+# Task runner. `make run` sets everything up and runs the job; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help setup run test test-fast lint format bench train sample jars clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@bash scripts/setup-system.sh
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,train]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create the virtualenv, install pinned packages, build the connector jars
+	$(PY) -m pipeline jars
+
+run: setup ## run the fraud job on the bundled sample (local minicluster) and print the summary
+	$(PY) -m pipeline run
+
+test: setup ## run the whole test suite (unit, minicluster job tests)
+	$(PY) -m pytest
+
+test-fast: $(STAMP) ## only the pure-Python tests (no JVM)
+	$(PY) -m pytest -m "not minicluster"
+
+lint: $(STAMP) ## ruff lint + format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP) ## ruff format and autofix
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: setup ## throughput, latency and memory of the job vs. the plain-Python baseline (EVENTS=1000000)
+	$(PY) -m pipeline bench --events $${EVENTS:-1000000}
+
+train: $(STAMP) ## retrain the ONNX model and regenerate its model card
+	$(PY) -m models.train
+
+sample: $(STAMP) ## regenerate the committed sample dataset
+	$(PY) -m datasets.generator --sample
+
+jars: $(STAMP) ## build the JVM connector jar and plugins from pom.xml
+	$(PY) -m pipeline jars
+
+clean: ## remove outputs and build artefacts (keeps the virtualenv)
+	rm -rf out build .bench

@@ -1,0 +1,237 @@
+"""Benchmark: the Flink job against the plain-Python baseline on the same generated events.
+
+    python -m pipeline bench --events 1000000
+
+Each side runs in its own process (so memory is its own). Printed: events/s (wall time of
+the run, startup included, and of the processing alone), p50/p99 per-event processing
+time, peak memory of the JVM (thread mode hosts the Python functions inside it) and of
+any Python worker processes, and the execution mode and bundle settings used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import PROJECT_ROOT, PipelineConfig, load_config
+
+BENCH_DIR = PROJECT_ROOT / ".bench"
+BENCH_SEED = 23
+
+
+def dataset(events: int) -> tuple[Path, Path]:
+    """Generated events (cached per size): the transactions CSV and its wallets file."""
+    folder = BENCH_DIR / f"events-{events}-seed{BENCH_SEED}"
+    tx, wallets = folder / "transactions.csv", folder / "wallets.csv"
+    if not (tx.is_file() and wallets.is_file()):
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"generating {events:,} events into {folder} …", file=sys.stderr)
+        subprocess.run(
+            [sys.executable, "-m", "datasets.generator", "--events", str(events),
+             "--seed", str(BENCH_SEED), "--out", str(tx), "--wallets-out", str(wallets),
+             "--quiet"],
+            check=True,
+            cwd=PROJECT_ROOT,
+        )
+    return tx, wallets
+
+
+class PeakRss:
+    """Samples the peak resident memory of this process's descendants, by command name."""
+
+    def __init__(self, interval_s: float = 0.25) -> None:
+        self.peaks: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._interval = interval_s
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        me = os.getpid()
+        while not self._stop.is_set():
+            for pid, kind in _descendants(me):
+                rss = _rss_bytes(pid)
+                if rss and rss > self.peaks.get(kind, 0):
+                    self.peaks[kind] = rss
+            self._stop.wait(self._interval)
+
+
+def _descendants(root: int) -> list[tuple[int, str]]:
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/comm") as f:
+                names[int(entry)] = f.read().strip()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    out, stack = [], list(children.get(root, []))
+    while stack:
+        pid = stack.pop()
+        kind = "jvm" if names.get(pid) == "java" else "python-worker"
+        out.append((pid, kind))
+        stack.extend(children.get(pid, []))
+    return out
+
+
+def _rss_bytes(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _self_peak_rss() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def run_flink(cfg: PipelineConfig) -> dict:
+    from .run import run_job
+    from .summary import read_processed
+
+    with PeakRss() as rss:
+        started = time.perf_counter()
+        result = run_job(cfg)
+        wall = time.perf_counter() - started
+    table = read_processed(
+        cfg.resolve(cfg.sink.output_dir) / "processed", ["processing_us", "processed_at_ms"]
+    )
+    us = table.column("processing_us").to_numpy()
+    done = table.column("processed_at_ms").to_numpy()
+    busy_s = (done.max() - done.min()) / 1000 if len(done) else float("nan")
+    s = result.summary
+    return {
+        "events": s.events_read,
+        "wall_s": wall,
+        "processing_s": busy_s,
+        "p50_us": float(np.percentile(us, 50)),
+        "p99_us": float(np.percentile(us, 99)),
+        "peak_rss": {"driver": _self_peak_rss(), **rss.peaks},
+        "accounted": s.accounted,
+        "alerts": s.alerts_total,
+    }
+
+
+def run_baseline(cfg: PipelineConfig) -> dict:
+    """The same operators in a plain single-process loop (no Flink, no guarantees)."""
+    from .components import Components
+    from .offline import iter_records, replay
+
+    comps = Components(cfg)
+    comps.wallet_risk, comps.scorer  # noqa: B018 - load reference data and model before timing
+    started = time.perf_counter()
+    records = list(iter_records(cfg.resolve(cfg.source.path)))
+    result = replay(records, comps, score=True, time_records=True)
+    wall = time.perf_counter() - started
+    us = np.asarray(result.record_us)
+    return {
+        "events": len(records) - 1,
+        "wall_s": wall,
+        "processing_s": wall,
+        "p50_us": float(np.percentile(us, 50)),
+        "p99_us": float(np.percentile(us, 99)),
+        "peak_rss": {"driver": _self_peak_rss()},
+        "accounted": True,
+        "alerts": len(result.alerts),
+    }
+
+
+def _child(args: list[str]) -> int:
+    side, events = args[0], int(args[1])
+    tx, wallets = dataset(events)
+    cfg = load_config(
+        {
+            "source.path": str(tx),
+            "reference.wallets_file": str(wallets),
+            "sink.output_dir": str(BENCH_DIR / "out"),
+            "flink.checkpoint_dir": str(BENCH_DIR / "checkpoints"),
+        }
+    )
+    out = run_flink(cfg) if side == "flink" else run_baseline(cfg)
+    out["settings"] = {
+        "parallelism": cfg.flink.parallelism,
+        "python_execution_mode": cfg.flink.python_execution_mode,
+        "bundle_size": cfg.flink.bundle_size,
+        "bundle_time_ms": cfg.flink.bundle_time_ms,
+        "checkpoint_interval_ms": cfg.flink.checkpoint_interval_ms,
+        "state_backend": cfg.flink.state_backend,
+    }
+    print("BENCH-RESULT " + json.dumps(out))
+    return 0
+
+
+def _run_side(side: str, events: int) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.bench", side, str(events)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCH-RESULT "):
+            return json.loads(line.removeprefix("BENCH-RESULT "))
+    sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-5000:])
+    raise RuntimeError(f"benchmark side {side!r} failed (exit {proc.returncode})")
+
+
+def _mb(n: int | None) -> str:
+    return f"{n / 2**20:,.0f} MB" if n else "-"
+
+
+def main(events: int) -> int:
+    dataset(events)
+    results = {side: _run_side(side, events) for side in ("baseline", "flink")}
+    rows = [
+        ("events", lambda r: f"{r['events']:,}"),
+        ("wall time (s, startup incl.)", lambda r: f"{r['wall_s']:.1f}"),
+        ("events/s (wall)", lambda r: f"{r['events'] / r['wall_s']:,.0f}"),
+        ("events/s (processing only)", lambda r: f"{r['events'] / r['processing_s']:,.0f}"),
+        ("p50 per-event processing (µs)", lambda r: f"{r['p50_us']:.0f}"),
+        ("p99 per-event processing (µs)", lambda r: f"{r['p99_us']:.0f}"),
+        ("peak RSS driver", lambda r: _mb(r["peak_rss"].get("driver"))),
+        ("peak RSS JVM (incl. thread-mode Python)", lambda r: _mb(r["peak_rss"].get("jvm"))),
+        ("peak RSS Python workers", lambda r: _mb(r["peak_rss"].get("python-worker"))),
+        ("alerts", lambda r: f"{r['alerts']:,}"),
+        ("all records accounted for", lambda r: "yes" if r["accounted"] else "NO"),
+    ]
+    print(f"\n{'':<42}{'baseline (plain Python)':>26}{'Flink job':>16}")
+    for label, fmt in rows:
+        print(f"{label:<42}{fmt(results['baseline']):>26}{fmt(results['flink']):>16}")
+    s = results["flink"]["settings"]
+    print(
+        "\nFlink settings: "
+        + ", ".join(f"{k}={v}" for k, v in s.items())
+        + "\nbaseline: same operators in one Python loop, ONNX in batches of 4096, no Flink, "
+        "no checkpoints, no sinks"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1:]))
