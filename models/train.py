@@ -40,8 +40,22 @@ ONNX_INPUT = "features"
 def generate(events: int, seed: int, workdir: Path) -> tuple[Path, Path, Path]:
     tx, labels, wallets = workdir / "tx.csv", workdir / "labels.csv", workdir / "wallets.csv"
     subprocess.run(
-        [sys.executable, "-m", "datasets.generator", "--events", str(events), "--seed", str(seed),
-         "--out", str(tx), "--labels", str(labels), "--wallets-out", str(wallets), "--quiet"],
+        [
+            sys.executable,
+            "-m",
+            "datasets.generator",
+            "--events",
+            str(events),
+            "--seed",
+            str(seed),
+            "--out",
+            str(tx),
+            "--labels",
+            str(labels),
+            "--wallets-out",
+            str(wallets),
+            "--quiet",
+        ],
         check=True,
         cwd=MODELS_DIR.parent,
     )

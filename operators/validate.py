@@ -124,9 +124,7 @@ class Validator:
             return Rejection(OVERSIZE_RECORD, f"record larger than {limit} bytes")
         return None
 
-    def validate(
-        self, rec: dict, now_ms: int, lenient_numbers: bool
-    ) -> Transaction | Rejection:
+    def validate(self, rec: dict, now_ms: int, lenient_numbers: bool) -> Transaction | Rejection:
         for name in REQUIRED_FIELDS:
             if rec.get(name) is None:
                 return Rejection(MISSING_FIELD, f"{name} is missing")

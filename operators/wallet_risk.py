@@ -84,9 +84,7 @@ class WalletRisk:
 
         # The receiver's copy of a transfer is remembered apart from the wallet's own tx ids.
         seen_key = "in:" + tx.tx_id if mirrored else tx.tx_id
-        verdict = self._dedupe.check(
-            state["dedupe"], seen_key, _fingerprint(tx), tx.event_time_ms
-        )
+        verdict = self._dedupe.check(state["dedupe"], seen_key, _fingerprint(tx), tx.event_time_ms)
         if verdict != NEW:
             if mirrored:
                 return None

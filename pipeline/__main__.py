@@ -10,8 +10,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the job on the local minicluster (embedded defaults)")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a config key, e.g. --set flink.parallelism=2")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set flink.parallelism=2",
+    )
     sub.add_parser("config", help="print every config key with its value and env variable")
     sub.add_parser("jars", help="build the JVM connector jar and plugins (pom.xml) if needed")
     bench = sub.add_parser("bench", help="benchmark the job against the plain-Python baseline")

@@ -34,9 +34,20 @@ def dataset(events: int) -> tuple[Path, Path]:
         folder.mkdir(parents=True, exist_ok=True)
         print(f"generating {events:,} events into {folder} …", file=sys.stderr)
         subprocess.run(
-            [sys.executable, "-m", "datasets.generator", "--events", str(events),
-             "--seed", str(BENCH_SEED), "--out", str(tx), "--wallets-out", str(wallets),
-             "--quiet"],
+            [
+                sys.executable,
+                "-m",
+                "datasets.generator",
+                "--events",
+                str(events),
+                "--seed",
+                str(BENCH_SEED),
+                "--out",
+                str(tx),
+                "--wallets-out",
+                str(wallets),
+                "--quiet",
+            ],
             check=True,
             cwd=PROJECT_ROOT,
         )

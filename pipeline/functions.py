@@ -68,9 +68,9 @@ class WalletRiskFunction(KeyedProcessFunction):
 
     State: `wallet-risk-state`, one value per wallet holding its recent tx ids (dedupe),
     detector and feature state, with TTL `flink.wallet_state_ttl_ms` for idle wallets.
-    One value keeps it to one state write per event. A write-through cache of deserialized wallet states saves the
-    per-event read; every change is still written to Flink state before the next record,
-    so checkpoints see exactly what the operator saw.
+    One value keeps it to one state write per event. A write-through cache of
+    deserialized wallet states saves the per-event read; every change is still written
+    to Flink state before the next record, so checkpoints see exactly what the operator saw.
     """
 
     def __init__(self, cfg: PipelineConfig, source_name: str) -> None:
@@ -119,6 +119,13 @@ class WalletRiskFunction(KeyedProcessFunction):
         elif isinstance(outcome, Rejection):
             yield DLQ_TAG, dlq_record(raw, outcome.reason, outcome.detail, self._source, now_ms)
         elif isinstance(outcome, Duplicate):
-            yield DUPLICATES_TAG, orjson.dumps(
-                {"tx_id": outcome.tx_id, "wallet_id": outcome.wallet_id, "seen_at": iso_ms(now_ms)}
-            ).decode()
+            yield (
+                DUPLICATES_TAG,
+                orjson.dumps(
+                    {
+                        "tx_id": outcome.tx_id,
+                        "wallet_id": outcome.wallet_id,
+                        "seen_at": iso_ms(now_ms),
+                    }
+                ).decode(),
+            )

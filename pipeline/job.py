@@ -20,6 +20,8 @@ from pyflink.datastream import DataStream, KeyedStream
 from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment, Table
 
+from operators.event import EVENT_FIELDS
+
 from .config import PipelineConfig
 from .functions import (
     ALERTS_TAG,
@@ -29,32 +31,47 @@ from .functions import (
 )
 from .schemas import KEYED_INPUT_TYPE, KEYED_RECORD_TYPE, PROCESSED_ROW_TYPE
 
-CSV_HEADER_PREFIX = "tx_id,event_time,"
+CSV_HEADER = ",".join(EVENT_FIELDS)
 
-# The wallet key of every record, and a second (mirrored) copy of internal transfers keyed
-# by the receiving wallet, extracted in the JVM. Records whose key cannot be read get ''
-# and are rejected (with a reason) by the keyed operator's validation.
-_KEY_SQL = {
-    "csv": f"""
-SELECT COALESCE(SPLIT_INDEX(f0, ',', 3), '') AS k, ROW(f0, FALSE) AS payload
-FROM `{{view}}` WHERE f0 NOT LIKE '{CSV_HEADER_PREFIX}%'
-UNION ALL
-SELECT SPLIT_INDEX(f0, ',', 4) AS k, ROW(f0, TRUE) AS payload
-FROM `{{view}}`
-WHERE SPLIT_INDEX(f0, ',', 2) = 'transfer' AND SPLIT_INDEX(f0, ',', 4) <> ''
-  AND SPLIT_INDEX(f0, ',', 4) <> COALESCE(SPLIT_INDEX(f0, ',', 3), '')
-""",
-    "jsonl": """
-SELECT COALESCE(JSON_VALUE(f0, '$.wallet_id'), '') AS k, ROW(f0, FALSE) AS payload
+# The wallet key of every record, plus a second (mirrored) copy of internal transfers keyed
+# by the receiving wallet, extracted in the JVM. Both copies come out of one UNNEST, right
+# after each other, so every wallet sees its records in source order (a UNION ALL of two
+# queries would merge two network channels and reorder them). Records whose key cannot be
+# read get '' and are rejected, with a reason, by the keyed operator's validation.
+_CSV_MIRROR_KEY = """CASE WHEN SPLIT_INDEX(f0, ',', 2) = 'transfer'
+      AND SPLIT_INDEX(f0, ',', 4) <> ''
+      AND SPLIT_INDEX(f0, ',', 4) <> COALESCE(SPLIT_INDEX(f0, ',', 3), '')
+    THEN SPLIT_INDEX(f0, ',', 4) END"""
+_JSON_MIRROR_KEY = """CASE WHEN JSON_VALUE(f0, '$.tx_type') = 'transfer'
+      AND JSON_VALUE(f0, '$.counterparty_wallet') <> ''
+      AND JSON_VALUE(f0, '$.counterparty_wallet') <> COALESCE(JSON_VALUE(f0, '$.wallet_id'), '')
+    THEN JSON_VALUE(f0, '$.counterparty_wallet') END"""
+_KEY_SQL = """
+SELECT c.k, ROW(f0, c.mirrored) AS payload
 FROM `{view}`
-UNION ALL
-SELECT JSON_VALUE(f0, '$.counterparty_wallet') AS k, ROW(f0, TRUE) AS payload
-FROM `{view}`
-WHERE JSON_VALUE(f0, '$.tx_type') = 'transfer'
-  AND JSON_VALUE(f0, '$.counterparty_wallet') <> ''
-  AND JSON_VALUE(f0, '$.counterparty_wallet') <> COALESCE(JSON_VALUE(f0, '$.wallet_id'), '')
-""",
-}
+CROSS JOIN UNNEST(ARRAY[
+  ROW(COALESCE({own_key}, ''), FALSE),
+  ROW({mirror_key}, TRUE)
+]) AS c(k, mirrored)
+WHERE c.k IS NOT NULL{header_filter}
+"""
+
+
+def key_extraction_sql(fmt: str, view: str) -> str:
+    """The key-extraction query for a source format (csv | jsonl)."""
+    if fmt == "csv":
+        return _KEY_SQL.format(
+            view=view,
+            own_key="SPLIT_INDEX(f0, ',', 3)",
+            mirror_key=_CSV_MIRROR_KEY,
+            header_filter=f" AND f0 <> '{CSV_HEADER}'",
+        )
+    return _KEY_SQL.format(
+        view=view,
+        own_key="JSON_VALUE(f0, '$.wallet_id')",
+        mirror_key=_JSON_MIRROR_KEY,
+        header_filter="",
+    )
 
 
 @dataclass(frozen=True)
@@ -73,7 +90,7 @@ def build_fraud_pipeline(
     """Wire the fraud pipeline over `raw` (a stream of raw records as strings)."""
     view = "raw_records"
     t_env.create_temporary_view(view, t_env.from_data_stream(raw))
-    keyed_table = t_env.sql_query(_KEY_SQL[cfg.source.format].format(view=view))
+    keyed_table = t_env.sql_query(key_extraction_sql(cfg.source.format, view))
     # to_append_stream (not to_data_stream) yields the RowTypeInfo Python operators accept.
     rows = t_env.to_append_stream(keyed_table, KEYED_INPUT_TYPE)
     keyed = _key_by_first_column(rows, KEYED_RECORD_TYPE)

@@ -20,7 +20,7 @@ from operators.validate import Rejection
 from operators.wallet_risk import Duplicate, Scored, new_wallet_state
 
 from .components import Components
-from .job import CSV_HEADER_PREFIX
+from .job import CSV_HEADER
 
 
 @dataclass(slots=True)
@@ -36,7 +36,7 @@ class OfflineResult:
 def record_keys(raw: str, fmt: str) -> list[tuple[str, bool]]:
     """(key, mirrored) copies of a record: what the job's key-extraction SQL produces."""
     if fmt == "csv":
-        if raw.startswith(CSV_HEADER_PREFIX):
+        if raw == CSV_HEADER:
             return []
         parts = raw.rstrip("\r\n").split(",")
         wallet = parts[3] if len(parts) > 3 else ""

@@ -41,9 +41,9 @@ def build_job(cfg: PipelineConfig, paths: OutputPaths):
     file_source = FileSource.for_record_stream_format(
         StreamFormat.text_line_format(), str(cfg.resolve(cfg.source.path))
     ).build()
-    raw = env.from_source(
-        file_source, WatermarkStrategy.no_watermarks(), "transactions-file"
-    ).uid("transactions-file")
+    raw = env.from_source(file_source, WatermarkStrategy.no_watermarks(), "transactions-file").uid(
+        "transactions-file"
+    )
     outputs = build_fraud_pipeline(t_env, raw, cfg, source_name(cfg))
     attach_sinks(t_env, outputs, paths, cfg)
     return env
@@ -66,13 +66,15 @@ def run_job(cfg: PipelineConfig, clean: bool = True) -> RunResult:
 
 
 def main(cfg: PipelineConfig) -> int:
-    print(f"running {JOB_NAME} on {cfg.resolve(cfg.source.path)} "
-          f"(parallelism {cfg.flink.parallelism}, python {cfg.flink.python_execution_mode} mode)",
-          file=sys.stderr)
+    print(
+        f"running {JOB_NAME} on {cfg.resolve(cfg.source.path)} "
+        f"(parallelism {cfg.flink.parallelism}, python {cfg.flink.python_execution_mode} mode)",
+        file=sys.stderr,
+    )
     result = run_job(cfg)
     print(result.summary.render())
-    print(f"job time {result.elapsed_s:.1f} s "
-          f"({result.summary.events_read / max(result.elapsed_s, 1e-9):,.0f} events/s)")
+    print(
+        f"job time {result.elapsed_s:.1f} s "
+        f"({result.summary.events_read / max(result.elapsed_s, 1e-9):,.0f} events/s)"
+    )
     return 0 if result.summary.accounted else 1
-
-

@@ -114,5 +114,6 @@ CREATE TABLE `{name}` (
   'sink.partition-commit.policy.kind' = 'success-file'
 )"""
 
+
 # The key-extraction query's rows: the wallet key, then the record.
 KEYED_INPUT_TYPE = Types.ROW_NAMED(["k", "payload"], [Types.STRING(), KEYED_RECORD_TYPE])

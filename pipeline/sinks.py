@@ -78,9 +78,9 @@ def attach_sinks(
         ("dlq", outputs.dlq),
         ("duplicates", outputs.duplicates),
     ):
-        stream.sink_to(json_lines_sink(getattr(paths, name), name)).name(
+        stream.sink_to(json_lines_sink(getattr(paths, name), name)).name(f"{name}-sink").uid(
             f"{name}-sink"
-        ).uid(f"{name}-sink")
+        )
     t_env.execute_sql(
         processed_table_ddl(
             "processed_zone", str(paths.processed), cfg.sink.processed_rolling_file_size_mb

@@ -6,6 +6,7 @@ also a check that nothing was lost (read = processed + invalid + duplicates).
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,8 +62,7 @@ class RunSummary:
         lines.append("model score distribution:")
         lines += [f"  {label:<14}{n:>10,}" for label, n in self.score_histogram]
         lines.append(
-            "  percentiles: "
-            + ", ".join(f"{k}={v:.4f}" for k, v in self.score_percentiles.items())
+            "  percentiles: " + ", ".join(f"{k}={v:.4f}" for k, v in self.score_percentiles.items())
         )
         lines.append("outputs:")
         for name, path in self.outputs.items():
@@ -106,10 +106,8 @@ def read_processed(folder: Path, columns: list[str] | None = None):
 
 def count_input_records(path: Path, fmt: str) -> int:
     """Records in a source file: lines, minus the CSV header."""
-    n = 0
     with open(path, "rb") as f:
-        for line in f:
-            n += 1
+        n = sum(1 for _ in f)
     if fmt == "csv" and n:
         with open(path, "rb") as f:
             if f.readline().startswith(b"tx_id,event_time,"):
@@ -121,10 +119,12 @@ def summarize(paths: OutputPaths, events_read: int) -> RunSummary:
     processed = read_processed(paths.processed, ["score"])
     scores = processed.column("score").to_numpy() if processed is not None else []
     hist = Counter()
-    for lo, hi in zip(SCORE_BUCKETS, SCORE_BUCKETS[1:], strict=False):
+    for lo, hi in itertools.pairwise(SCORE_BUCKETS):
         hist[(lo, hi)] = int(((scores >= lo) & (scores < hi)).sum()) if len(scores) else 0
-    histogram = [(f"[{lo:.2f}, {min(hi, 1.0):.2f}{']' if hi > 1 else ')'}", hist[(lo, hi)])
-                 for lo, hi in zip(SCORE_BUCKETS, SCORE_BUCKETS[1:], strict=False)]
+    histogram = [
+        (f"[{lo:.2f}, {min(hi, 1.0):.2f}{']' if hi > 1 else ')'}", hist[(lo, hi)])
+        for lo, hi in itertools.pairwise(SCORE_BUCKETS)
+    ]
     percentiles = {}
     if len(scores):
         import numpy as np

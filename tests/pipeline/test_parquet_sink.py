@@ -17,12 +17,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
-
-pyarrow = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
-pytest.importorskip("pyflink")
-
 from pyflink.common import Configuration, Encoder, Row, Types
 from pyflink.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
 from pyflink.datastream.connectors.file_system import (
@@ -33,6 +29,8 @@ from pyflink.datastream.connectors.file_system import (
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment
 
 from pipeline.jars import MAVEN_COMMAND, PROJECT_ROOT, ensure_jars, pipeline_jars
+
+pytestmark = pytest.mark.minicluster
 
 
 def _ms(iso: str) -> int:
