@@ -61,14 +61,17 @@ def update_and_compute(state: dict, view: WalletEvent) -> list[float]:
     tx = ev.tx
     ts = tx.event_time_ms
     usd = ev.amount_usd
+    mirrored = view.mirrored
+    own = not mirrored
     history = state["history"]
-    state["newest_ts"] = max(state["newest_ts"], ts)
-    cutoff = state["newest_ts"] - HISTORY_MS
+    newest = state["newest_ts"]
+    if ts > newest:
+        state["newest_ts"] = newest = ts
+    cutoff = newest - HISTORY_MS
     if history and history[0][0] < cutoff:
         history[:] = [h for h in history if h[0] >= cutoff]
-    own = not view.mirrored
     dir_code = _DIR_CODE.get(view.direction, 0)
-    history.append((ts, dir_code, usd, view.counterparty, own))
+    history.append((ts, dir_code, usd, tx.wallet_id if mirrored else tx.counterparty_wallet, own))
     if len(history) > HISTORY_CAP:
         del history[: len(history) - HISTORY_CAP]
 
@@ -76,51 +79,66 @@ def update_and_compute(state: dict, view: WalletEvent) -> list[float]:
     out_usd = in_usd = 0.0
     cps = set()
     lo5, lo1h, lo24 = ts - _5M, ts - _1H, ts - HISTORY_MS
-    for h_ts, h_dir, h_usd, h_cp, h_own in history:
-        if h_ts > ts or h_ts < lo24:
-            continue
-        if h_own and _NEAR_LOW_USD <= h_usd < _NEAR_HIGH_USD and h_dir != 0:
-            near += 1
+    near_low, near_high, small_usd = _NEAR_LOW_USD, _NEAR_HIGH_USD, _SMALL_USD
+    # One pass in arrival order (history is not sorted by time: late events are appended),
+    # which also keeps the order the USD sums add up in, hence bit-identical floats.
+    # Entries older than 1 h, most of a busy wallet's history, only matter for `near`:
+    # they take the short branch, rarest test first.
+    for h in history:
+        h_ts = h[0]
         if h_ts < lo1h:
+            if near_low <= h[2] < near_high and h[4] and h[1] and h_ts >= lo24:
+                near += 1
             continue
+        if h_ts > ts:
+            continue
+        _, h_dir, h_usd, h_cp, h_own = h
         if h_own:
             own1h += 1
             if h_ts >= lo5:
                 own5 += 1
+            if h_dir and near_low <= h_usd < near_high:
+                near += 1
         if h_dir == -1:
             out_usd += h_usd
             if h_cp is not None:
                 cps.add(h_cp)
-            if h_usd <= _SMALL_USD:
+            if h_usd <= small_usd:
                 small_out += 1
         elif h_dir == 1:
             in_usd += h_usd
 
     last_own = state["last_own_ts"]
-    gap_s = _MAX_GAP_S if last_own is None else min(max(ts - last_own, 0) / 1000.0, _MAX_GAP_S)
-    if own and (last_own is None or ts > last_own):
-        state["last_own_ts"] = ts
+    if last_own is None:
+        gap_s = _MAX_GAP_S
+        if own:
+            state["last_own_ts"] = ts
+    else:
+        gap_s = min(max(ts - last_own, 0) / 1000.0, _MAX_GAP_S)
+        if own and ts > last_own:
+            state["last_own_ts"] = ts
     age_days = max(ts - ev.wallet_created_ms, 0) / 86_400_000.0 if ev.wallet_known else 0.0
     tx_type = tx.tx_type
+    geo = ev.geo_country
+    home = ev.wallet_home_country
+    log1p = math.log1p
     return [
-        math.log1p(usd),
+        log1p(usd),
         1.0 if tx_type == "deposit" else 0.0,
         1.0 if tx_type == "withdrawal" else 0.0,
         1.0 if tx_type == "transfer" else 0.0,
         float(own5),
         float(own1h),
-        math.log1p(out_usd),
-        math.log1p(in_usd),
+        log1p(out_usd),
+        log1p(in_usd),
         min(out_usd / (in_usd + 1.0), 100.0),
-        math.log1p(gap_s),
+        log1p(gap_s),
         float(len(cps)),
         float(small_out),
         float(near),
-        math.log1p(age_days),
+        log1p(age_days),
         float(ev.wallet_kyc_tier),
-        1.0
-        if ev.geo_country and ev.wallet_home_country and ev.geo_country != ev.wallet_home_country
-        else 0.0,
+        1.0 if geo and home and geo != home else 0.0,
         1.0 if ev.counterparty_blocklist else 0.0,
         1.0 if ev.wallet_known else 0.0,
     ]

@@ -105,36 +105,60 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 class Enricher:
     """Adds reference data to a validated transaction."""
 
-    __slots__ = ("_ref",)
+    __slots__ = ("_country_by_ip", "_ref")
 
     def __init__(self, reference: ReferenceData) -> None:
         self._ref = reference
+        # ip -> country_of_ip(ip): parsing the address and the range search cost more than
+        # the rest of enrich, and a wallet's events mostly come from a few addresses.
+        self._country_by_ip: dict[str, str | None] = {}
 
     def enrich(self, tx: Transaction) -> EnrichedTransaction:
         ref = self._ref
-        price = ref.usd_price(tx.asset, tx.event_time_ms)
+        ts = tx.event_time_ms
+        price = ref.prices[tx.asset].get(ts // _DAY_MS)
+        if price is None:  # outside the table: nearest day
+            price = ref.usd_price(tx.asset, ts)
         # A source-supplied USD value wins: it is the execution price, ours is a daily close.
-        usd = tx.amount_usd if tx.amount_usd is not None else tx.amount * price
+        usd = tx.amount_usd
+        if usd is None:
+            usd = tx.amount * price
         wallet = ref.wallets.get(tx.wallet_id)
         info = wallet or _UNKNOWN_WALLET
-        country = ref.country_of_ip(tx.ip) if tx.ip else None
+        ip = tx.ip
+        country = self._country_of_ip(ip) if ip else None
         if country is None:
             country = tx.country
         latlon = ref.countries.get(country) if country else None
         cp = tx.counterparty_wallet
+        # Positional, in field order (cheaper than keywords on this per-event path).
         return EnrichedTransaction(
-            tx=tx,
-            amount_usd=usd,
-            price_usd=price,
-            wallet_known=wallet is not None,
-            wallet_kyc_tier=info.kyc_tier,
-            wallet_created_ms=info.created_ms,
-            wallet_home_country=info.home_country,
-            geo_country=country,
-            geo_lat=latlon[0] if latlon else None,
-            geo_lon=latlon[1] if latlon else None,
-            counterparty_blocklist=ref.blocklist.get(cp) if cp else None,
+            tx,
+            usd,
+            price,
+            wallet is not None,
+            info.kyc_tier,
+            info.created_ms,
+            info.home_country,
+            country,
+            latlon[0] if latlon else None,
+            latlon[1] if latlon else None,
+            ref.blocklist.get(cp) if cp else None,
         )
+
+    def _country_of_ip(self, ip: str) -> str | None:
+        cache = self._country_by_ip
+        try:
+            return cache[ip]
+        except KeyError:
+            pass
+        if len(cache) >= _IP_CACHE_MAX:
+            cache.clear()
+        country = cache[ip] = self._ref.country_of_ip(ip)
+        return country
+
+
+_IP_CACHE_MAX = 100_000  # addresses remembered per operator instance; cleared when full
 
 
 def _rows(path: Path):

@@ -50,7 +50,8 @@ REASON_CODES = (
 )
 
 REQUIRED_FIELDS = ("tx_id", "event_time", "tx_type", "wallet_id", "asset", "amount")
-_OPTIONAL_STR_FIELDS = ("chain", "tx_hash", "venue", "device_id")
+# Checked in this order (the first bad one gives the reason).
+_OPTIONAL_FIELDS = ("counterparty_wallet", "chain", "tx_hash", "venue", "device_id", "ip", "country")
 _N_FIELDS = len(EVENT_FIELDS)
 _TX_TYPES = frozenset(TX_TYPES)
 _COUNTRY_RE = re.compile(r"[A-Z]{2}\Z")
@@ -63,6 +64,9 @@ _ISO_UTC_RE = re.compile(
 )
 # What undecodable bytes become: lone surrogates (Python's surrogateescape) or U+FFFD (the
 # JVM's replacement character).
+# A dotted quad exactly as `ipv4_to_int` accepts it: 0-255, no leading zeros, ASCII digits.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4_RE = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _UNDECODABLE_RE = re.compile("[\ud800-\udfff\ufffd]")
 
 
@@ -125,36 +129,52 @@ class Validator:
         return None
 
     def validate(self, rec: dict, now_ms: int, lenient_numbers: bool) -> Transaction | Rejection:
-        for name in REQUIRED_FIELDS:
-            if rec.get(name) is None:
-                return Rejection(MISSING_FIELD, f"{name} is missing")
-        for name in ("tx_id", "wallet_id", "tx_type", "asset"):
-            value = rec[name]
-            if not isinstance(value, str):
-                return Rejection(WRONG_TYPE, f"{name} must be a string")
-            if not value.strip() or len(value) > _ID_MAX_LEN or not value.isprintable():
-                return Rejection(WRONG_TYPE, f"{name} must be 1-{_ID_MAX_LEN} printable chars")
+        # The checks run in the contract's order (the first failing one gives the reason),
+        # but each field is read once and the detailed message is only built on failure.
+        get = rec.get
+        tx_id = get("tx_id")
+        event_time = get("event_time")
+        tx_type = get("tx_type")
+        wallet_id = get("wallet_id")
+        asset = get("asset")
+        amount = get("amount")
+        if (
+            tx_id is None
+            or event_time is None
+            or tx_type is None
+            or wallet_id is None
+            or asset is None
+            or amount is None
+        ):
+            name = next(name for name in REQUIRED_FIELDS if get(name) is None)
+            return Rejection(MISSING_FIELD, f"{name} is missing")
+        rejection = (
+            _id_rejection("tx_id", tx_id)
+            or _id_rejection("wallet_id", wallet_id)
+            or _id_rejection("tx_type", tx_type)
+            or _id_rejection("asset", asset)
+        )
+        if rejection is not None:
+            return rejection
 
-        ts = parse_event_time(rec["event_time"], lenient_numbers)
+        ts = parse_event_time(event_time, lenient_numbers)
         if isinstance(ts, Rejection):
             return ts
         limits = self._limits
         if ts < limits.min_event_time_ms or ts > now_ms + limits.max_future_skew_ms:
             return Rejection(TIMESTAMP_OUT_OF_RANGE, f"event_time {ts} outside the valid range")
 
-        tx_type = rec["tx_type"]
         if tx_type not in _TX_TYPES:
             return Rejection(BAD_ENUM, f"tx_type {tx_type[:40]!r} not one of {TX_TYPES}")
-        asset = rec["asset"]
         if asset not in self._assets:
             return Rejection(UNKNOWN_ASSET, f"asset {asset[:20]!r} has no price reference")
 
-        amount = _number(rec["amount"], lenient_numbers)
+        amount = _number(amount, lenient_numbers)
         if amount is None:
             return Rejection(WRONG_TYPE, "amount must be a number")
         if not (0.0 < amount <= limits.max_amount):  # also false for NaN
             return Rejection(BAD_AMOUNT, f"amount {amount!r} not in (0, {limits.max_amount:g}]")
-        amount_usd = rec.get("amount_usd")
+        amount_usd = get("amount_usd")
         if amount_usd is not None:
             amount_usd = _number(amount_usd, lenient_numbers)
             if amount_usd is None:
@@ -162,37 +182,53 @@ class Validator:
             if not (0.0 <= amount_usd <= limits.max_amount):
                 return Rejection(BAD_AMOUNT, f"amount_usd {amount_usd!r} out of range")
 
-        optional = {}
-        for name in ("counterparty_wallet", *_OPTIONAL_STR_FIELDS, "ip", "country"):
-            value = rec.get(name)
-            if value is not None and not isinstance(value, str):
-                return Rejection(WRONG_TYPE, f"{name} must be a string or null")
-            if value is not None and (len(value) > _ID_MAX_LEN or not value.isprintable()):
-                return Rejection(WRONG_TYPE, f"{name} must be <= {_ID_MAX_LEN} printable chars")
-            optional[name] = value
-        ip = optional["ip"]
-        if ip is not None and ipv4_to_int(ip) is None:
+        optional = tuple(map(get, _OPTIONAL_FIELDS))
+        for value in optional:
+            if value is not None and (
+                not isinstance(value, str) or len(value) > _ID_MAX_LEN or not value.isprintable()
+            ):
+                return _optional_rejection(optional)
+        counterparty, chain, tx_hash, venue, device_id, ip, country = optional
+        if ip is not None and not _IPV4_RE.fullmatch(ip):
             return Rejection(BAD_IP, f"ip {ip[:40]!r} is not an IPv4 address")
-        country = optional["country"]
         if country is not None and not _COUNTRY_RE.match(country):
             return Rejection(BAD_COUNTRY, f"country {country[:10]!r} is not ISO 3166 alpha-2")
 
+        # Positional, in field order: a keyword call of 14 arguments costs twice as much.
         return Transaction(
-            tx_id=rec["tx_id"],
-            event_time_ms=ts,
-            tx_type=tx_type,
-            wallet_id=rec["wallet_id"],
-            counterparty_wallet=optional["counterparty_wallet"],
-            asset=asset,
-            amount=amount,
-            amount_usd=amount_usd,
-            chain=optional["chain"],
-            tx_hash=optional["tx_hash"],
-            venue=optional["venue"],
-            ip=ip,
-            country=country,
-            device_id=optional["device_id"],
+            tx_id,
+            ts,
+            tx_type,
+            wallet_id,
+            counterparty,
+            asset,
+            amount,
+            amount_usd,
+            chain,
+            tx_hash,
+            venue,
+            ip,
+            country,
+            device_id,
         )
+
+
+def _id_rejection(name: str, value) -> Rejection | None:
+    if not isinstance(value, str):
+        return Rejection(WRONG_TYPE, f"{name} must be a string")
+    if not value.strip() or len(value) > _ID_MAX_LEN or not value.isprintable():
+        return Rejection(WRONG_TYPE, f"{name} must be 1-{_ID_MAX_LEN} printable chars")
+    return None
+
+
+def _optional_rejection(values: tuple) -> Rejection:
+    """The rejection of the first bad value of `_OPTIONAL_FIELDS` (one is known to be bad)."""
+    for name, value in zip(_OPTIONAL_FIELDS, values, strict=True):
+        if value is not None and not isinstance(value, str):
+            return Rejection(WRONG_TYPE, f"{name} must be a string or null")
+        if value is not None and (len(value) > _ID_MAX_LEN or not value.isprintable()):
+            return Rejection(WRONG_TYPE, f"{name} must be <= {_ID_MAX_LEN} printable chars")
+    raise AssertionError("no bad optional value")
 
 
 def parse_event_time(value, lenient_numbers: bool = True) -> int | Rejection:
@@ -210,14 +246,40 @@ def parse_event_time(value, lenient_numbers: bool = True) -> int | Rejection:
     if lenient_numbers and value.isascii() and value.isdigit():
         return int(value)
     # The contract's pattern first: fromisoformat also takes other offsets, week dates, …
-    if not _ISO_UTC_RE.match(value):
+    m = _ISO_UTC_RE.match(value)
+    if m is None:
         return Rejection(BAD_TIMESTAMP, f"event_time {value[:40]!r} is not ISO-8601 UTC")
-    try:
-        dt = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
-    except ValueError:
+    # The pattern fixes every position up to the seconds and leaves only the calendar
+    # (Feb 30th, year 0) to check: that, and the minute's epoch ms, come from a cache.
+    minute_ms = _minute_ms(value[:16])
+    if minute_ms is None:
         return Rejection(BAD_TIMESTAMP, f"event_time {value[:40]!r} is not ISO-8601")
-    delta = dt - _EPOCH
-    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+    fraction = m[4]  # ".f" to ".fffffffff"; ms are its first three digits (truncated)
+    ms = int((fraction[1:4] + "00")[:3]) if fraction else 0
+    return minute_ms + int(value[17:19]) * 1000 + ms
+
+
+_minute_cache: dict[str, int | None] = {}
+_MINUTE_CACHE_MAX = 100_000  # ~70 days of distinct minutes; cleared when full
+
+
+def _minute_ms(text: str) -> int | None:
+    """Epoch ms of a pattern-checked "YYYY-MM-DDTHH:MM", None if no such calendar day."""
+    try:
+        return _minute_cache[text]
+    except KeyError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text + "+00:00")
+    except ValueError:
+        ms = None
+    else:
+        delta = dt - _EPOCH
+        ms = delta.days * 86_400_000 + delta.seconds * 1000
+    if len(_minute_cache) >= _MINUTE_CACHE_MAX:
+        _minute_cache.clear()
+    _minute_cache[text] = ms
+    return ms
 
 
 def ipv4_to_int(ip: str) -> int | None:

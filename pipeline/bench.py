@@ -98,8 +98,11 @@ def _descendants(root: int) -> list[tuple[int, str]]:
     out, stack = [], list(children.get(root, []))
     while stack:
         pid = stack.pop()
-        kind = "jvm" if names.get(pid) == "java" else "python-worker"
-        out.append((pid, kind))
+        name = names.get(pid, "")
+        if name == "java":
+            out.append((pid, "jvm"))
+        elif name.startswith("python"):
+            out.append((pid, "python-worker"))
         stack.extend(children.get(pid, []))
     return out
 

@@ -66,7 +66,6 @@ class FlinkConfig:
     checkpoint_dir: str
     state_backend: str  # hashmap | rocksdb
     wallet_state_ttl_ms: int
-    max_out_of_orderness_ms: int
 
 
 @dataclass(frozen=True, slots=True)
