@@ -65,6 +65,7 @@ class FlinkConfig:
     checkpoint_interval_ms: int
     checkpoint_dir: str
     state_backend: str  # hashmap | rocksdb
+    log_dir: str
     wallet_state_ttl_ms: int
 
 

@@ -56,6 +56,10 @@ def create_environments(
     workers inherit PYTHONPATH from it.
     """
     os.environ["PYTHONPATH"] = python_path()
+    log_dir = cfg.resolve(cfg.flink.log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["FLINK_LOG_DIR"] = str(log_dir)
+    os.environ["LOG4J_PROPERTIES"] = str(PROJECT_ROOT / "flink-conf" / "log4j-local.properties")
     env = StreamExecutionEnvironment.get_execution_environment(flink_configuration(cfg, jars))
     env.set_runtime_mode(RuntimeExecutionMode.STREAMING)
     env.set_parallelism(cfg.flink.parallelism)

@@ -73,6 +73,7 @@ def main(cfg: PipelineConfig) -> int:
     )
     result = run_job(cfg)
     print(result.summary.render())
+    print(f"  flink log   {cfg.resolve(cfg.flink.log_dir)}")
     print(
         f"job time {result.elapsed_s:.1f} s "
         f"({result.summary.events_read / max(result.elapsed_s, 1e-9):,.0f} events/s)"
