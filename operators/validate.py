@@ -51,7 +51,15 @@ REASON_CODES = (
 
 REQUIRED_FIELDS = ("tx_id", "event_time", "tx_type", "wallet_id", "asset", "amount")
 # Checked in this order (the first bad one gives the reason).
-_OPTIONAL_FIELDS = ("counterparty_wallet", "chain", "tx_hash", "venue", "device_id", "ip", "country")
+_OPTIONAL_FIELDS = (
+    "counterparty_wallet",
+    "chain",
+    "tx_hash",
+    "venue",
+    "device_id",
+    "ip",
+    "country",
+)
 _N_FIELDS = len(EVENT_FIELDS)
 _TX_TYPES = frozenset(TX_TYPES)
 _COUNTRY_RE = re.compile(r"[A-Z]{2}\Z")
@@ -98,7 +106,7 @@ def parse_record(raw: str, fmt: str) -> dict | Rejection:
         parts = raw.rstrip("\r\n").split(",")
         if len(parts) != _N_FIELDS:
             return Rejection(MALFORMED_RECORD, f"{len(parts)} CSV columns, expected {_N_FIELDS}")
-        return {k: v or None for k, v in zip(EVENT_FIELDS, parts)}  # "" -> None
+        return {k: v or None for k, v in zip(EVENT_FIELDS, parts, strict=True)}  # "" -> None
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as e:

@@ -8,8 +8,8 @@ streaming job and the model's training data come from one code path.
 
 from __future__ import annotations
 
-from hashlib import blake2b as _blake2b
 from dataclasses import dataclass
+from hashlib import blake2b as _blake2b
 
 from models.features import new_feature_state, update_and_compute
 

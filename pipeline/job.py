@@ -47,7 +47,7 @@ _JSON_MIRROR_KEY = """CASE WHEN JSON_VALUE(f0, '$.tx_type') = 'transfer'
       AND JSON_VALUE(f0, '$.counterparty_wallet') <> COALESCE(JSON_VALUE(f0, '$.wallet_id'), '')
     THEN JSON_VALUE(f0, '$.counterparty_wallet') END"""
 _KEY_SQL = """
-SELECT c.k, ROW(f0, c.mirrored) AS payload
+SELECT c.k, ROW(c.k, f0, c.mirrored) AS payload
 FROM `{view}`
 CROSS JOIN UNNEST(ARRAY[
   ROW(COALESCE({own_key}, ''), FALSE),

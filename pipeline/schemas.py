@@ -52,8 +52,11 @@ PROCESSED_ROW_TYPE = Types.ROW_NAMED(
     PROCESSED_FIELD_NAMES, [_FLINK_TYPES[t]() for _, t in PROCESSED_COLUMNS]
 )
 
-# What the keyed operator receives: the raw record and whether it is the receiver's copy.
-KEYED_RECORD_TYPE = Types.ROW_NAMED(["raw", "mirrored"], [Types.STRING(), Types.BOOLEAN()])
+# What the keyed operator receives: its key (saves a JNI call to read the current key),
+# the raw record, and whether it is the receiver's copy of a transfer.
+KEYED_RECORD_TYPE = Types.ROW_NAMED(
+    ["wallet", "raw", "mirrored"], [Types.STRING(), Types.STRING(), Types.BOOLEAN()]
+)
 
 
 def processed_row(
