@@ -109,8 +109,9 @@ class Enricher:
 
     def __init__(self, reference: ReferenceData) -> None:
         self._ref = reference
-        # ip -> country_of_ip(ip): parsing the address and the range search cost more than
-        # the rest of enrich, and a wallet's events mostly come from a few addresses.
+        # ip -> country_of_ip(ip) (the reference data is fixed once loaded): parsing the
+        # address and the range search cost more than the rest of enrich, and a wallet's
+        # events mostly come from a few addresses.
         self._country_by_ip: dict[str, str | None] = {}
 
     def enrich(self, tx: Transaction) -> EnrichedTransaction:

@@ -36,7 +36,7 @@ class OfflineResult:
 def record_keys(raw: str, fmt: str) -> list[tuple[str, bool]]:
     """(key, mirrored) copies of a record: what the job's key-extraction SQL produces."""
     if fmt == "csv":
-        if raw == CSV_HEADER:
+        if raw.rstrip("\r\n") == CSV_HEADER:
             return []
         parts = raw.rstrip("\r\n").split(",")
         wallet = parts[3] if len(parts) > 3 else ""
