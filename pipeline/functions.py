@@ -69,9 +69,11 @@ class WalletRiskFunction(KeyedProcessFunction):
 
     State: `wallet-risk-state`, one value per wallet holding its recent tx ids (dedupe),
     detector and feature state, with TTL `flink.wallet_state_ttl_ms` for idle wallets.
-    One value keeps it to one state write per event. A write-through cache of
-    deserialized wallet states saves the per-event read; every change is still written
-    to Flink state before the next record, so checkpoints see exactly what the operator saw.
+    One value keeps it to one state write per event. A bounded write-through cache of
+    deserialized wallet states (oldest first out) saves the per-event read; every change
+    is still written to Flink state before the next record, so checkpoints see exactly
+    what the operator saw. A restore or rescale starts with an empty cache. (A wallet
+    still in the cache outlives its state TTL until it is evicted.)
     """
 
     def __init__(self, cfg: PipelineConfig, source_name: str) -> None:
