@@ -277,6 +277,21 @@ def generate(
     return stats
 
 
+def generate_files(
+    config: Config,
+    out: Path,
+    labels: Path | None = None,
+    wallets_out: Path | None = None,
+) -> Stats:
+    """`generate` into files (the training and benchmark commands' entry point)."""
+    with ExitStack() as stack:
+        handles = [
+            stack.enter_context(open(p, "w", encoding="utf-8", newline="")) if p else None
+            for p in (out, labels, wallets_out)
+        ]
+        return generate(config, handles[0], handles[1], handles[2])
+
+
 def _stream(
     span: _Span,
     instances: list[Instance],

@@ -15,7 +15,6 @@ import argparse
 import csv
 import hashlib
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,27 +37,10 @@ ONNX_INPUT = "features"
 
 
 def generate(events: int, seed: int, workdir: Path) -> tuple[Path, Path, Path]:
+    from datasets.generator import Config, generate_files
+
     tx, labels, wallets = workdir / "tx.csv", workdir / "labels.csv", workdir / "wallets.csv"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "datasets.generator",
-            "--events",
-            str(events),
-            "--seed",
-            str(seed),
-            "--out",
-            str(tx),
-            "--labels",
-            str(labels),
-            "--wallets-out",
-            str(wallets),
-            "--quiet",
-        ],
-        check=True,
-        cwd=MODELS_DIR.parent,
-    )
+    generate_files(Config(events=events, seed=seed), tx, labels, wallets)
     return tx, labels, wallets
 
 

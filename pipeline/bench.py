@@ -32,25 +32,10 @@ def dataset(events: int) -> tuple[Path, Path]:
     tx, wallets = folder / "transactions.csv", folder / "wallets.csv"
     if not (tx.is_file() and wallets.is_file()):
         folder.mkdir(parents=True, exist_ok=True)
+        from datasets.generator import Config, generate_files
+
         print(f"generating {events:,} events into {folder} …", file=sys.stderr)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "datasets.generator",
-                "--events",
-                str(events),
-                "--seed",
-                str(BENCH_SEED),
-                "--out",
-                str(tx),
-                "--wallets-out",
-                str(wallets),
-                "--quiet",
-            ],
-            check=True,
-            cwd=PROJECT_ROOT,
-        )
+        generate_files(Config(events=events, seed=BENCH_SEED), tx, wallets_out=wallets)
     return tx, wallets
 
 
