@@ -211,3 +211,24 @@ def test_job_raises_exactly_the_expected_alerts_on_crafted_sequences(tmp_path, p
     got = {(a["tx_id"], rule) for a in alerts for rule in a["rule_ids"]}
     assert got == expected
     assert len({a["alert_id"] for a in alerts}) == len(alerts)
+
+
+def test_jsonl_source_gives_the_same_results_as_the_offline_replay(tmp_path):
+    from datasets.generator import Config, generate_files
+
+    source, labels, wallets = tmp_path / "tx.jsonl", tmp_path / "labels.csv", tmp_path / "w.csv"
+    generate_files(Config(events=5_000, seed=3, fmt="jsonl"), source, labels, wallets)
+    overrides = {"source.format": "jsonl", "reference.wallets_file": str(wallets)}
+    paths = run_job(tmp_path, source, 1, **overrides)
+
+    offline = replay(iter_records(source), Components(load_config(overrides)))
+    alerts = read_json_lines(paths.alerts)
+    assert {(a["alert_id"], tuple(a["rule_ids"])) for a in alerts} == {
+        (a.alert_id, a.rule_ids) for a in offline.alerts
+    }
+    with open(labels, newline="") as f:
+        malformed = [r for r in csv.DictReader(f) if r["noise"] == "malformed"]
+    dlq = read_json_lines(paths.dlq)
+    assert Counter(r["reason"] for r in dlq) == Counter(r["expected_reason"] for r in malformed)
+    processed = read_processed(paths.processed, ["tx_id"]).column("tx_id").to_pylist()
+    assert sorted(processed) == sorted(s.view.event.tx.tx_id for s in offline.scored)
