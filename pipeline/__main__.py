@@ -17,19 +17,20 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set flink.parallelism=2",
     )
-    sub.add_parser("config", help="print every config key with its value and env variable")
+    config = sub.add_parser("config", help="print every config key, its env variable and value")
+    config.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     sub.add_parser("jars", help="build the JVM connector jar and plugins (pom.xml) if needed")
     bench = sub.add_parser("bench", help="benchmark the job against the plain-Python baseline")
     bench.add_argument("--events", type=int, default=1_000_000)
     args = parser.parse_args(argv)
 
-    from .config import config_keys, env_var_name, load_config
+    from .config import effective_values, env_var_name, load_config
 
     overrides = dict(kv.split("=", 1) for kv in getattr(args, "set", []))
     cfg = load_config(overrides)
     if args.command == "config":
-        for key, default in config_keys().items():
-            print(f"{key:<48} {env_var_name(key):<56} {default!r}")
+        for key, value in effective_values(overrides).items():
+            print(f"{key:<48} {env_var_name(key):<56} {value!r}")
         return 0
     if args.command == "jars":
         from .jars import ensure_jars

@@ -127,19 +127,26 @@ def load_config(
     `overrides` keys are dotted paths such as ``"flink.parallelism"`` or
     ``"detectors.velocity_burst.min_count"``.
     """
-    with open(defaults_file, "rb") as f:
-        tree = tomllib.load(f)
-    flat = dict(_flatten(tree))
+    return _build(effective_values(overrides, environ, defaults_file))
+
+
+def effective_values(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    defaults_file: Path = DEFAULTS_FILE,
+) -> dict[str, Any]:
+    """Every dotted key with the value in force after the environment and `overrides`."""
+    flat = config_keys(defaults_file)
     env = os.environ if environ is None else environ
     for dotted in list(flat):
-        name = ENV_PREFIX + dotted.replace(".", "_").upper()
+        name = env_var_name(dotted)
         if name in env:
             flat[dotted] = _coerce(dotted, env[name], flat[dotted])
     for dotted, value in (overrides or {}).items():
         if dotted not in flat:
             raise ConfigError(f"unknown config key {dotted!r}")
         flat[dotted] = _coerce(dotted, value, flat[dotted])
-    return _build(flat)
+    return flat
 
 
 def config_keys(defaults_file: Path = DEFAULTS_FILE) -> dict[str, Any]:
