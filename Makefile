@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup run test test-fast lint format bench train sample jars clean
+.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -26,8 +26,8 @@ run: setup ## run the fraud job on the bundled sample (local minicluster) and pr
 test: setup ## run the whole test suite (unit, minicluster job tests)
 	$(PY) -m pytest
 
-test-fast: $(STAMP) ## only the pure-Python tests (no JVM)
-	$(PY) -m pytest -m "not minicluster"
+test-fast: $(STAMP) ## only the pure-Python tests (no JVM, no servers)
+	$(PY) -m pytest -m "not minicluster and not stack"
 
 lint: $(STAMP) ## ruff lint + format check
 	$(PY) -m ruff check .
@@ -48,6 +48,15 @@ sample: $(STAMP) ## regenerate the committed sample dataset
 
 jars: $(STAMP) ## build the JVM connector jar and plugins from pom.xml
 	$(PY) -m pipeline jars
+
+stack-up: $(STAMP) ## start (or reuse) the local stack: Kafka 9092, moto 5000, PostgreSQL 5433
+	$(PY) -m pipeline.stack up
+
+stack-down: ## stop the local stack and check that no process is left
+	$(PY) -m pipeline.stack down
+
+stack-status: ## print each local stack service as up or down
+	$(PY) -m pipeline.stack status
 
 clean: ## remove outputs and build artefacts (keeps the virtualenv)
 	rm -rf out build .bench
