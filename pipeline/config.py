@@ -30,9 +30,14 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class SourceConfig:
-    kind: str  # file
+    kind: str  # file | kafka
     path: str
     format: str  # csv | jsonl
+    kafka_bootstrap_servers: str
+    kafka_topic: str
+    kafka_group_id: str
+    kafka_start: str  # earliest | latest | committed
+    kafka_bounded: bool
     max_record_bytes: int
 
 
@@ -226,6 +231,10 @@ def _build(flat: Mapping[str, Any]) -> PipelineConfig:
 
 
 def _check(cfg: PipelineConfig) -> None:
+    if cfg.source.kind not in ("file", "kafka"):
+        raise ConfigError(f"source.kind must be file or kafka, not {cfg.source.kind!r}")
+    if cfg.source.kafka_start not in ("earliest", "latest", "committed"):
+        raise ConfigError("source.kafka_start must be earliest, latest or committed")
     if cfg.source.format not in ("csv", "jsonl"):
         raise ConfigError(f"source.format must be csv or jsonl, not {cfg.source.format!r}")
     if cfg.flink.python_execution_mode not in ("thread", "process"):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from .config import PipelineConfig
 from .sinks import OutputPaths, output_paths
+from .sources import source_name
 from .summary import RunSummary, count_input_records, summarize
 
 JOB_NAME = "crypto-fraud-detection"
@@ -20,40 +21,24 @@ class RunResult:
     elapsed_s: float
 
 
-def source_name(cfg: PipelineConfig) -> str:
-    return f"file:{cfg.resolve(cfg.source.path)}"
-
-
 def build_job(cfg: PipelineConfig, paths: OutputPaths):
     """Create the environments and the whole job graph; returns the stream environment."""
-    from pyflink.common import WatermarkStrategy
-    from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
-
     from .flink_env import create_environments
     from .jars import ensure_jars, pipeline_jars
     from .job import build_fraud_pipeline
     from .sinks import attach_sinks
+    from .sources import raw_records
 
     ensure_jars()
     env, t_env = create_environments(cfg, pipeline_jars())
-    if cfg.source.kind != "file":
-        raise ValueError(f"source.kind {cfg.source.kind!r} is not supported yet (file)")
-    file_source = FileSource.for_record_stream_format(
-        StreamFormat.text_line_format(), str(cfg.resolve(cfg.source.path))
-    ).build()
-    raw = env.from_source(file_source, WatermarkStrategy.no_watermarks(), "transactions-file").uid(
-        "transactions-file"
-    )
-    outputs = build_fraud_pipeline(t_env, raw, cfg, source_name(cfg))
+    outputs = build_fraud_pipeline(t_env, raw_records(env, cfg), cfg, source_name(cfg))
     attach_sinks(t_env, outputs, paths, cfg)
     return env
 
 
 def run_job(cfg: PipelineConfig, clean: bool = True) -> RunResult:
     """Run the job to the end of its bounded input and summarise the committed outputs."""
-    source = cfg.resolve(cfg.source.path)
-    if not source.is_file():
-        raise FileNotFoundError(f"source.path {source} does not exist")
+    expected = expected_records(cfg)
     paths = output_paths(cfg)
     if clean and paths.root.exists():
         shutil.rmtree(paths.root)
@@ -61,13 +46,45 @@ def run_job(cfg: PipelineConfig, clean: bool = True) -> RunResult:
     start = time.perf_counter()
     env.execute(JOB_NAME)
     elapsed = time.perf_counter() - start
-    summary = summarize(paths, count_input_records(source, cfg.source.format))
-    return RunResult(summary, elapsed)
+    return RunResult(summarize(paths, expected), elapsed)
+
+
+def expected_records(cfg: PipelineConfig) -> int:
+    """How many records the bounded run will read, counted independently of the job."""
+    s = cfg.source
+    if s.kind == "file":
+        source = cfg.resolve(s.path)
+        if not source.is_file():
+            raise FileNotFoundError(f"source.path {source} does not exist")
+        return count_input_records(source, s.format)
+    if not s.kafka_bounded or s.kafka_start != "earliest":
+        raise ValueError("a local run needs a bounded Kafka source from the earliest offsets")
+    return kafka_topic_records(s.kafka_bootstrap_servers, s.kafka_topic)
+
+
+def kafka_topic_records(bootstrap: str, topic: str, timeout_s: float = 10.0) -> int:
+    """Records in a topic now: sum over partitions of (high watermark - low watermark)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "fraud-pipeline-count"})
+    try:
+        meta = consumer.list_topics(topic, timeout=timeout_s)
+        if meta.topics[topic].error is not None:
+            raise RuntimeError(f"Kafka topic {topic!r}: {meta.topics[topic].error}")
+        total = 0
+        for partition in meta.topics[topic].partitions:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=timeout_s
+            )
+            total += high - low
+        return total
+    finally:
+        consumer.close()
 
 
 def main(cfg: PipelineConfig) -> int:
     print(
-        f"running {JOB_NAME} on {cfg.resolve(cfg.source.path)} "
+        f"running {JOB_NAME} on {source_name(cfg)} "
         f"(parallelism {cfg.flink.parallelism}, python {cfg.flink.python_execution_mode} mode)",
         file=sys.stderr,
     )
