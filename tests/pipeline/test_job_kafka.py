@@ -14,7 +14,7 @@ from pipeline.components import Components
 from pipeline.config import load_config
 from pipeline.offline import iter_records, replay
 from pipeline.summary import read_json_lines, read_processed
-from tests.pipeline.test_job_minicluster import run_job
+from tests.jobs import run_job
 
 pytestmark = [pytest.mark.stack, pytest.mark.minicluster]
 

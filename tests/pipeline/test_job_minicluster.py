@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import base64
 import csv
-import os
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -22,6 +18,7 @@ from pipeline.job import CSV_HEADER
 from pipeline.offline import iter_records, replay
 from pipeline.sinks import OutputPaths
 from pipeline.summary import read_json_lines, read_processed
+from tests.jobs import run_job
 
 pytestmark = pytest.mark.minicluster
 
@@ -31,30 +28,6 @@ NO_MODEL_ALERTS = {
     "decision.alert_score_threshold": "1.01",
     "decision.critical_score_threshold": "1.01",
 }
-
-
-def run_job(out: Path, source: Path, parallelism: int, **overrides: str) -> OutputPaths:
-    settings = {
-        "source.path": str(source),
-        "sink.output_dir": str(out / "lake"),
-        "flink.checkpoint_dir": str(out / "checkpoints"),
-        "flink.parallelism": str(parallelism),
-        "flink.checkpoint_interval_ms": "2000",
-        **overrides,
-    }
-    args = [sys.executable, "-m", "pipeline", "run"]
-    for key, value in settings.items():
-        args += ["--set", f"{key}={value}"]
-    proc = subprocess.run(
-        args,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
-    return OutputPaths(out / "lake")
 
 
 @pytest.fixture(scope="module", params=[1, 2], ids=["p1", "p2"])
