@@ -115,14 +115,27 @@ def direction_of(tx_type: str) -> str:
     return _DIRECTION_BY_TYPE[tx_type]
 
 
-def wallet_views(event: EnrichedTransaction) -> list[WalletEvent]:
-    """The per-wallet views of one transaction: its own, plus the receiver's for transfers."""
+def own_view(event: EnrichedTransaction) -> WalletEvent:
+    """The transaction as its own wallet sees it."""
     tx = event.tx
-    views = [WalletEvent(tx.wallet_id, direction_of(tx.tx_type), False, event)]
+    return WalletEvent(tx.wallet_id, _DIRECTION_BY_TYPE[tx.tx_type], False, event)
+
+
+def receiver_view(event: EnrichedTransaction) -> WalletEvent:
+    """An internal transfer as the receiving wallet sees it (inbound, mirrored)."""
+    return WalletEvent(event.tx.counterparty_wallet, DIRECTION_IN, True, event)
+
+
+def wallet_views(event: EnrichedTransaction) -> list[WalletEvent]:
+    """The per-wallet views of one transaction: its own, plus the receiver's for transfers.
+
+    The job produces the same copies in its key-extraction SQL (`pipeline/job.py`).
+    """
+    tx = event.tx
     cp = tx.counterparty_wallet
     if tx.tx_type == "transfer" and cp and cp != tx.wallet_id:
-        views.append(WalletEvent(cp, DIRECTION_IN, True, event))
-    return views
+        return [own_view(event), receiver_view(event)]
+    return [own_view(event)]
 
 
 @dataclass(slots=True, frozen=True)

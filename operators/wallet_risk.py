@@ -16,7 +16,7 @@ from models.features import new_feature_state, update_and_compute
 from .dedupe import DUPLICATE, NEW, Deduplicator
 from .detectors import WalletDetectors
 from .enrich import Enricher
-from .event import DIRECTION_IN, EnrichedTransaction, Hit, WalletEvent, direction_of
+from .event import EnrichedTransaction, Hit, WalletEvent, own_view, receiver_view
 from .validate import DUPLICATE_CONFLICT, Rejection, Validator, parse_record
 
 
@@ -93,10 +93,7 @@ class WalletRisk:
             return Rejection(DUPLICATE_CONFLICT, f"tx_id {tx.tx_id} seen before with other content")
 
         event: EnrichedTransaction = self._enricher.enrich(tx)
-        if mirrored:
-            view = WalletEvent(tx.counterparty_wallet, DIRECTION_IN, True, event)
-        else:
-            view = WalletEvent(tx.wallet_id, direction_of(tx.tx_type), False, event)
+        view = receiver_view(event) if mirrored else own_view(event)
         hits = self._detectors.run(state["detectors"], view)
         features = update_and_compute(state["features"], view)
         return None if mirrored else Scored(view, hits, features)
