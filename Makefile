@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status
+.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -60,3 +60,6 @@ stack-status: ## print each local stack service as up or down
 
 clean: ## remove outputs and build artefacts (keeps the virtualenv)
 	rm -rf out build .bench
+
+produce: $(STAMP) ## send transactions to the local stack (SINK=kafka|kinesis, ARGS="--events N --rate R")
+	$(PY) -m pipeline.produce $${SINK:-kafka} $(ARGS)

@@ -285,10 +285,10 @@ def test_sink_options(connector_jar: Path, tmp_path: Path, sink_options: dict[st
     _assert_parquet_output(parquet_dir)
     data_files = _data_files(parquet_dir)
     if sink_options.get("auto-compaction") == "true":
-        # Each checkpoint's files of a partition are merged into one
-        # 'compacted-*' file; the uncompacted ones are removed.
+        # Each checkpoint's files of a partition are merged into one 'compacted-*' file and
+        # the uncompacted ones removed. How many checkpoints the rows span depends on the
+        # machine's speed, so the count per partition is not asserted.
         assert all(p.name.startswith("compacted-") for p in data_files), data_files
-        assert set(Counter(p.parent for p in data_files).values()) == {1}, data_files
     else:
         assert all(p.name.startswith("part-") for p in data_files), data_files
 
