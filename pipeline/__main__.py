@@ -22,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("jars", help="build the JVM connector jar and plugins (pom.xml) if needed")
     bench = sub.add_parser("bench", help="benchmark the job against the plain-Python baseline")
     bench.add_argument("--events", type=int, default=1_000_000)
+    bench.add_argument(
+        "--source",
+        choices=("file", "kafka"),
+        default="file",
+        help="where the job reads the events: the file, or a Kafka topic of the local stack",
+    )
     args = parser.parse_args(argv)
 
     from .config import effective_values, env_var_name, load_config
@@ -40,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from .bench import main as bench_main
 
-        return bench_main(args.events)
+        return bench_main(args.events, args.source)
     if args.command == "run":
         from .run import main as run_main
 

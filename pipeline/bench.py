@@ -160,19 +160,46 @@ def run_baseline(cfg: PipelineConfig) -> dict:
     }
 
 
+def kafka_topic_with(tx: Path, events: int) -> str:
+    """A local-stack topic holding the dataset as JSON (filled once, reused while it lasts)."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from . import stack
+    from .producers import KafkaProducerSink, replay, run
+    from .run import kafka_topic_records
+
+    stack.up(verbose=False)
+    topic = f"bench-{events}-seed{BENCH_SEED}"
+    admin = AdminClient({"bootstrap.servers": stack.KAFKA_BOOTSTRAP})
+    if topic not in admin.list_topics(timeout=10).topics:
+        # One partition keeps file order, so both sides see the same per-wallet sequences.
+        admin.create_topics([NewTopic(topic, num_partitions=1)])[topic].result(30)
+    if kafka_topic_records(stack.KAFKA_BOOTSTRAP, topic) != events:
+        print(f"producing {events:,} events to Kafka topic {topic} …", file=sys.stderr)
+        run(replay(tx, speed=0), KafkaProducerSink(stack.KAFKA_BOOTSTRAP, topic))
+    return topic
+
+
 def _child(args: list[str]) -> int:
-    side, events = args[0], int(args[1])
+    side, events, source = args[0], int(args[1]), args[2]
     tx, wallets = dataset(events)
-    cfg = load_config(
-        {
-            "source.path": str(tx),
-            "reference.wallets_file": str(wallets),
-            "sink.output_dir": str(BENCH_DIR / "out"),
-            "flink.checkpoint_dir": str(BENCH_DIR / "checkpoints"),
+    overrides = {
+        "source.path": str(tx),
+        "reference.wallets_file": str(wallets),
+        "sink.output_dir": str(BENCH_DIR / "out"),
+        "flink.checkpoint_dir": str(BENCH_DIR / "checkpoints"),
+    }
+    if source == "kafka" and side == "flink":
+        overrides |= {
+            "source.kind": "kafka",
+            "source.format": "jsonl",
+            "source.kafka_topic": kafka_topic_with(tx, events),
+            "source.kafka_bounded": "true",
         }
-    )
+    cfg = load_config(overrides)
     out = run_flink(cfg) if side == "flink" else run_baseline(cfg)
     out["settings"] = {
+        "source": cfg.source.kind,
         "parallelism": cfg.flink.parallelism,
         "python_execution_mode": cfg.flink.python_execution_mode,
         "bundle_size": cfg.flink.bundle_size,
@@ -184,9 +211,9 @@ def _child(args: list[str]) -> int:
     return 0
 
 
-def _run_side(side: str, events: int) -> dict:
+def _run_side(side: str, events: int, source: str) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.bench", side, str(events)],
+        [sys.executable, "-m", "pipeline.bench", side, str(events), source],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -203,9 +230,10 @@ def _mb(n: int | None) -> str:
     return f"{n / 2**20:,.0f} MB" if n else "-"
 
 
-def main(events: int) -> int:
+def main(events: int, source: str = "file") -> int:
+    """`source`: where the Flink side reads the events (file, or a local-stack Kafka topic)."""
     dataset(events)
-    results = {side: _run_side(side, events) for side in ("baseline", "flink")}
+    results = {side: _run_side(side, events, source) for side in ("baseline", "flink")}
     rows = [
         ("events", lambda r: f"{r['events']:,}"),
         ("wall time (s, startup incl.)", lambda r: f"{r['wall_s']:.1f}"),
