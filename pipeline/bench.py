@@ -86,10 +86,18 @@ def _descendants(root: int) -> list[tuple[int, str]]:
         name = names.get(pid, "")
         if name == "java":
             out.append((pid, "jvm"))
-        elif name.startswith("python"):
+        elif name.startswith("python") and "pyflink" in _cmdline(pid):
             out.append((pid, "python-worker"))
         stack.extend(children.get(pid, []))
     return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _rss_bytes(pid: int) -> int | None:
@@ -189,7 +197,11 @@ def _child(args: list[str]) -> int:
         "sink.output_dir": str(BENCH_DIR / "out"),
         "flink.checkpoint_dir": str(BENCH_DIR / "checkpoints"),
     }
+    stack_was_up = True
     if source == "kafka" and side == "flink":
+        from . import stack
+
+        stack_was_up = all(stack.status().values())
         overrides |= {
             "source.kind": "kafka",
             "source.format": "jsonl",
@@ -197,7 +209,13 @@ def _child(args: list[str]) -> int:
             "source.kafka_bounded": "true",
         }
     cfg = load_config(overrides)
-    out = run_flink(cfg) if side == "flink" else run_baseline(cfg)
+    try:
+        out = run_flink(cfg) if side == "flink" else run_baseline(cfg)
+    finally:
+        if not stack_was_up:  # leave the machine as we found it
+            from . import stack
+
+            stack.down(verbose=False)
     out["settings"] = {
         "source": cfg.source.kind,
         "parallelism": cfg.flink.parallelism,
