@@ -9,7 +9,6 @@ from collections import Counter
 
 import pytest
 
-from pipeline import stack
 from pipeline.components import Components
 from pipeline.config import load_config
 from pipeline.offline import iter_records, replay
@@ -17,18 +16,6 @@ from pipeline.summary import read_json_lines, read_processed
 from tests.jobs import run_job
 
 pytestmark = [pytest.mark.stack, pytest.mark.minicluster]
-
-
-@pytest.fixture(scope="module")
-def kafka_up():
-    was_up = all(stack.status().values())
-    try:
-        stack.up(verbose=False)
-    except stack.StackError as exc:
-        pytest.fail(f"stack did not come up: {exc}")
-    yield stack.KAFKA_BOOTSTRAP
-    if not was_up:  # leave the machine as we found it
-        stack.down(verbose=False)
 
 
 def produce(bootstrap: str, topic: str, lines: list[str]) -> None:
@@ -48,19 +35,19 @@ def produce(bootstrap: str, topic: str, lines: list[str]) -> None:
     assert producer.flush(30) == 0
 
 
-def test_job_processes_a_kafka_topic_exactly_once(kafka_up, tmp_path):
+def test_job_processes_a_kafka_topic_exactly_once(local_stack, tmp_path):
     from datasets.generator import Config, generate_files
 
     source, labels, wallets = tmp_path / "tx.jsonl", tmp_path / "labels.csv", tmp_path / "w.csv"
     generate_files(Config(events=3_000, seed=9, fmt="jsonl"), source, labels, wallets)
     lines = [line.rstrip("\n") for line in iter_records(source)]
     topic = f"transactions-test-{uuid.uuid4().hex[:8]}"
-    produce(kafka_up, topic, lines)
+    produce(local_stack, topic, lines)
 
     overrides = {
         "source.kind": "kafka",
         "source.format": "jsonl",
-        "source.kafka_bootstrap_servers": kafka_up,
+        "source.kafka_bootstrap_servers": local_stack,
         "source.kafka_topic": topic,
         "source.kafka_bounded": "true",
         "reference.wallets_file": str(wallets),
@@ -79,6 +66,6 @@ def test_job_processes_a_kafka_topic_exactly_once(kafka_up, tmp_path):
         malformed = [r for r in csv.DictReader(f) if r["noise"] == "malformed"]
     dlq = read_json_lines(paths.dlq)
     assert Counter(r["reason"] for r in dlq) == Counter(r["expected_reason"] for r in malformed)
-    assert all(r["source"] == f"kafka:{kafka_up}/{topic}" for r in dlq)
+    assert all(r["source"] == f"kafka:{local_stack}/{topic}" for r in dlq)
     duplicates = read_json_lines(paths.duplicates)
     assert len(processed) + len(dlq) + len(duplicates) == len(lines)

@@ -14,19 +14,6 @@ from pipeline import producers, stack
 pytestmark = [pytest.mark.stack]
 
 
-@pytest.fixture(scope="module")
-def stack_up():
-    was_up = all(stack.status().values())
-    try:
-        stack.up(verbose=False)
-    except stack.StackError as exc:
-        pytest.fail(f"stack did not come up: {exc}")
-    stack.local_aws_env()
-    yield
-    if not was_up:  # leave the machine as we found it
-        stack.down(verbose=False)
-
-
 def _fresh_topic(partitions: int) -> str:
     from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -69,7 +56,7 @@ def _consume_all(topic: str, expected: int, timeout_s: float = 60.0) -> list:
     return got
 
 
-def test_kafka_synthetic_arrives_exactly_once(stack_up):
+def test_kafka_synthetic_arrives_exactly_once(local_stack):
     n = 5_000
     topic = _fresh_topic(2)
     sent = [producers.json_event(line) for line in producers.generated_lines(n, 11)]
@@ -96,7 +83,7 @@ def test_kafka_dead_broker_fails_fast_and_clearly():
     assert time.monotonic() - t0 < 10
 
 
-def test_kafka_missing_topic_is_a_clear_error(stack_up):
+def test_kafka_missing_topic_is_a_clear_error(local_stack):
     with pytest.raises(producers.ProducerError, match="does not exist"):
         producers.KafkaProducerSink(stack.KAFKA_BOOTSTRAP, f"no-such-{uuid.uuid4().hex[:6]}")
 
@@ -149,7 +136,7 @@ def _read_stream(client, stream: str) -> list[dict]:
     return records
 
 
-def test_kinesis_retry_sends_failed_records_once(stack_up):
+def test_kinesis_retry_sends_failed_records_once(local_stack):
     import boto3
 
     n = 1_200  # three batches: 500, 500, 200
