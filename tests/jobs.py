@@ -36,3 +36,26 @@ def run_job(out: Path, source: Path, parallelism: int, **overrides: str) -> Outp
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     return OutputPaths(out / "lake")
+
+
+def assert_outputs_match_offline(paths: OutputPaths, offline, labels: Path) -> dict[str, list]:
+    """The job's committed outputs equal the offline replay's: the processed set (each
+    transaction once), the alert set, and a DLQ reason per malformed record of `labels`.
+    Returns the outputs read, for further checks."""
+    import csv
+    from collections import Counter
+
+    from pipeline.summary import read_json_lines, read_processed
+
+    processed = read_processed(paths.processed, ["tx_id"]).column("tx_id").to_pylist()
+    assert len(processed) == len(set(processed)), "a transaction was written twice"
+    assert sorted(processed) == sorted(s.view.event.tx.tx_id for s in offline.scored)
+    alerts = read_json_lines(paths.alerts)
+    assert {(a["alert_id"], tuple(a["rule_ids"])) for a in alerts} == {
+        (a.alert_id, a.rule_ids) for a in offline.alerts
+    }
+    with open(labels, newline="") as f:
+        malformed = [r for r in csv.DictReader(f) if r["noise"] == "malformed"]
+    dlq = read_json_lines(paths.dlq)
+    assert Counter(r["reason"] for r in dlq) == Counter(r["expected_reason"] for r in malformed)
+    return {"processed": processed, "alerts": alerts, "dlq": dlq}

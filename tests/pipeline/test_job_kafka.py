@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import uuid
-from collections import Counter
 
 import pytest
 
 from pipeline.components import Components
 from pipeline.config import load_config
 from pipeline.offline import iter_records, replay
-from pipeline.summary import read_json_lines, read_processed
-from tests.jobs import run_job
+from pipeline.summary import read_json_lines
+from tests.jobs import assert_outputs_match_offline, run_job
 
 pytestmark = [pytest.mark.stack, pytest.mark.minicluster]
 
@@ -55,17 +53,8 @@ def test_job_processes_a_kafka_topic_exactly_once(local_stack, tmp_path):
     paths = run_job(tmp_path, source, 1, **overrides)
 
     offline = replay(iter(lines), Components(load_config(overrides)))
-    processed = read_processed(paths.processed, ["tx_id"]).column("tx_id").to_pylist()
-    assert len(processed) == len(set(processed)), "a transaction was written twice"
-    assert sorted(processed) == sorted(s.view.event.tx.tx_id for s in offline.scored)
-    alerts = read_json_lines(paths.alerts)
-    assert {(a["alert_id"], tuple(a["rule_ids"])) for a in alerts} == {
-        (a.alert_id, a.rule_ids) for a in offline.alerts
-    }
-    with open(labels, newline="") as f:
-        malformed = [r for r in csv.DictReader(f) if r["noise"] == "malformed"]
-    dlq = read_json_lines(paths.dlq)
-    assert Counter(r["reason"] for r in dlq) == Counter(r["expected_reason"] for r in malformed)
+    outputs = assert_outputs_match_offline(paths, offline, labels)
+    processed, dlq = outputs["processed"], outputs["dlq"]
     assert all(r["source"] == f"kafka:{local_stack}/{topic}" for r in dlq)
     duplicates = read_json_lines(paths.duplicates)
     assert len(processed) + len(dlq) + len(duplicates) == len(lines)

@@ -18,7 +18,7 @@ from pipeline.job import CSV_HEADER
 from pipeline.offline import iter_records, replay
 from pipeline.sinks import OutputPaths
 from pipeline.summary import read_json_lines, read_processed
-from tests.jobs import run_job
+from tests.jobs import assert_outputs_match_offline, run_job
 
 pytestmark = pytest.mark.minicluster
 
@@ -195,13 +195,4 @@ def test_jsonl_source_gives_the_same_results_as_the_offline_replay(tmp_path):
     paths = run_job(tmp_path, source, 1, **overrides)
 
     offline = replay(iter_records(source), Components(load_config(overrides)))
-    alerts = read_json_lines(paths.alerts)
-    assert {(a["alert_id"], tuple(a["rule_ids"])) for a in alerts} == {
-        (a.alert_id, a.rule_ids) for a in offline.alerts
-    }
-    with open(labels, newline="") as f:
-        malformed = [r for r in csv.DictReader(f) if r["noise"] == "malformed"]
-    dlq = read_json_lines(paths.dlq)
-    assert Counter(r["reason"] for r in dlq) == Counter(r["expected_reason"] for r in malformed)
-    processed = read_processed(paths.processed, ["tx_id"]).column("tx_id").to_pylist()
-    assert sorted(processed) == sorted(s.view.event.tx.tx_id for s in offline.scored)
+    assert_outputs_match_offline(paths, offline, labels)
