@@ -12,8 +12,8 @@ import gc
 import time
 from collections import OrderedDict
 
-import orjson
 import numpy as np
+import orjson
 from pyflink.common import Types
 from pyflink.datastream import OutputTag
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext

@@ -142,12 +142,9 @@ def _shard_batches(records: DataStream, cfg: PipelineConfig) -> KeyedStream:
     batcher = gateway.jvm.io.fraudpipeline.batch.ShardBatcher(
         f.state_shards, f.batch_max_records, f.batch_max_delay_ms
     )
-    j_batches = (
-        records._j_data_stream.transform(
-            "shard-batcher", SHARD_KEYED_TYPE.get_java_type_info(), batcher
-        )
-        .uid("shard-batcher")
-    )
+    j_batches = records._j_data_stream.transform(
+        "shard-batcher", SHARD_KEYED_TYPE.get_java_type_info(), batcher
+    ).uid("shard-batcher")
     j_keyed = j_batches.keyBy(
         gateway.jvm.org.apache.flink.streaming.api.functions.python.KeyByKeySelector(),
         Types.ROW([Types.INT()]).get_java_type_info(),

@@ -123,4 +123,3 @@ CREATE TABLE `{name}` (
   'sink.rolling-policy.rollover-interval' = '15 min',
   'sink.partition-commit.policy.kind' = 'success-file'
 )"""
-
