@@ -40,6 +40,9 @@ def flink_configuration(cfg: PipelineConfig, jars: str | None) -> Configuration:
     conf.set_string("table.local-time-zone", "UTC")
     conf.set_string("state.backend.type", f.state_backend)
     conf.set_string("execution.checkpointing.dir", cfg.resolve(f.checkpoint_dir).as_uri())
+    # The wallet-risk function writes its state when the ShardBatcher's sync batch comes
+    # right before a barrier; an unaligned barrier could overtake it (pipeline/functions.py).
+    conf.set_string("execution.checkpointing.unaligned.enabled", "false")
     # A bounded local run should fail with its error, not retry forever.
     conf.set_string("restart-strategy.type", "none")
     if jars:
