@@ -272,9 +272,13 @@ def _check(cfg: PipelineConfig) -> None:
     if cfg.flink.parallelism < 1:
         raise ConfigError("flink.parallelism must be >= 1")
     if cfg.warehouse.kind not in ("postgres", "redshift"):
-        raise ConfigError(f"warehouse.kind must be postgres or redshift, not {cfg.warehouse.kind!r}")
+        raise ConfigError(
+            f"warehouse.kind must be postgres or redshift, not {cfg.warehouse.kind!r}"
+        )
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", cfg.warehouse.schema):
-        raise ConfigError(f"warehouse.schema must be a lower-case SQL name: {cfg.warehouse.schema!r}")
+        raise ConfigError(
+            f"warehouse.schema must be a lower-case SQL name: {cfg.warehouse.schema!r}"
+        )
     if cfg.warehouse.retry_initial_backoff_s <= 0 or cfg.warehouse.retry_max_attempts < 0:
         raise ConfigError("warehouse.retry_*: backoff must be > 0 and max_attempts >= 0")
     for rule_id, det in cfg.detectors.items():

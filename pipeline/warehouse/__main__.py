@@ -13,8 +13,13 @@ from pipeline.config import ConfigError, load_config
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.warehouse", description=__doc__)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key, e.g. --set warehouse.schema=dev")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set warehouse.schema=dev",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply sql/redshift migrations (idempotent)")
@@ -26,8 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--rows", type=int, default=10_000_000)
     bench.add_argument("--days", type=int, default=14, help="event-time span of the rows")
     bench.add_argument("--wallets", type=int, default=200_000)
-    bench.add_argument("--baseline-rows", type=int, default=100_000,
-                       help="rows loaded with executemany INSERT for comparison")
+    bench.add_argument(
+        "--baseline-rows",
+        type=int,
+        default=100_000,
+        help="rows loaded with executemany INSERT for comparison",
+    )
     bench.add_argument("--runs", type=int, default=7, help="runs of each query")
     bench.add_argument("--keep", action="store_true", help="keep the bench schema afterwards")
     args = parser.parse_args(argv)
@@ -66,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             report = loader.run_once()
         loader.close()
-        print(f"loaded {report.count('loaded')} objects ({report.rows:,} rows), "
-              f"quarantined {report.count('quarantined')}, skipped {report.count('skipped')}")
+        print(
+            f"loaded {report.count('loaded')} objects ({report.rows:,} rows), "
+            f"quarantined {report.count('quarantined')}, skipped {report.count('skipped')}"
+        )
         return 0
     if args.command == "status":
         session = open_session(wcfg)

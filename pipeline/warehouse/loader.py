@@ -168,13 +168,22 @@ class Loader:
         """Load one object version exactly once (retrying while the warehouse is down)."""
         target = self.target_of(obj)
         if target is None:
-            raise ValueError(f"{obj.key} is under neither {self.cfg.processed_prefix!r} "
-                             f"nor {self.cfg.alerts_prefix!r}")
+            raise ValueError(
+                f"{obj.key} is under neither {self.cfg.processed_prefix!r} "
+                f"nor {self.cfg.alerts_prefix!r}"
+            )
         started = time.perf_counter()
         result = self._retrying(lambda s: self._load_once(s, obj, target), f"load {obj.key}")
         result.seconds = time.perf_counter() - started
-        log.info("%s %s: %s rows=%d %.2fs%s", result.status, target.table, obj.key, result.rows,
-                 result.seconds, f" error={result.error}" if result.error else "")
+        log.info(
+            "%s %s: %s rows=%d %.2fs%s",
+            result.status,
+            target.table,
+            obj.key,
+            result.rows,
+            result.seconds,
+            f" error={result.error}" if result.error else "",
+        )
         return result
 
     def _load_once(self, session: Session, obj: LakeObject, target: Target) -> LoadResult:
@@ -213,8 +222,15 @@ class Loader:
         copy_uri = self.lake.copy_to(obj, f"{self.cfg.quarantine_prefix}{obj.key}")
         session.lock("load_ledger")
         if ledger.status_of(session, obj) is None:
-            ledger.record(session, obj, target.table, ledger.QUARANTINED, 0, error=error,
-                          quarantined_to=copy_uri)
+            ledger.record(
+                session,
+                obj,
+                target.table,
+                ledger.QUARANTINED,
+                0,
+                error=error,
+                quarantined_to=copy_uri,
+            )
         session.commit()
         return LoadResult(obj, target.table, ledger.QUARANTINED, 0, error)
 
@@ -233,8 +249,12 @@ class Loader:
             report = self.run_once()
             total.results += report.results
             if report.results:
-                log.info("poll: loaded %d objects (%d rows), quarantined %d",
-                         report.count("loaded"), report.rows, report.count("quarantined"))
+                log.info(
+                    "poll: loaded %d objects (%d rows), quarantined %d",
+                    report.count("loaded"),
+                    report.rows,
+                    report.count("quarantined"),
+                )
             polls += 1
             if max_polls and polls >= max_polls:
                 break

@@ -1,7 +1,8 @@
 """How an object's rows get into the warehouse: one class per load method.
 
 * `PostgresStdinCopy` (local stand-in, psycopg): Parquet is streamed in Arrow batches,
-  written as CSV and sent through one `COPY ... FROM STDIN` straight into the target.
+  encoded as binary COPY tuples (`pgbinary.py`) and sent through one
+  `COPY ... FROM STDIN (FORMAT binary)` straight into the target.
 * `RedshiftS3Copy` (Redshift, redshift-connector): `COPY <temp stage> FROM '<manifest>'
   IAM_ROLE ... FORMAT AS PARQUET MANIFEST` (a manifest names exactly one object: COPY FROM
   a key would load every object sharing that prefix), then INSERT ... SELECT into the target.
@@ -15,7 +16,6 @@ object itself is bad (unreadable, wrong columns, values the warehouse refuses).
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,9 +25,9 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from pipeline.warehouse import pgbinary
 from pipeline.warehouse.lake import Lake, LakeObject
 from pipeline.warehouse.session import Session
 
@@ -142,7 +142,7 @@ def alert_rows(lake: Lake, obj: LakeObject, columns: list[tuple[str, str]]) -> I
 
 
 class PostgresStdinCopy:
-    """COPY FROM STDIN (psycopg): CSV written by pyarrow, one stream per object."""
+    """COPY FROM STDIN (psycopg): binary COPY encoded from Arrow batches, one stream per object."""
 
     name = "copy-stdin"
 
@@ -164,11 +164,11 @@ class PostgresStdinCopy:
         names = [c for c, _ in columns]
         sql = (
             f"COPY {target.table} ({', '.join(names)}, event_time, load_id)"
-            " FROM STDIN (FORMAT csv)"
+            " FROM STDIN (FORMAT binary)"
         )
-        opts = pacsv.WriteOptions(include_header=False, batch_size=self.batch_rows)
         cur = session.cursor()
         with cur.copy(sql) as cp:
+            cp.write(pgbinary.HEADER)
             for tbl in parquet_batches(lake, obj, columns, self.batch_rows):
                 ms = tbl.column("event_time_ms")
                 mm = pc.min_max(ms).as_py()
@@ -178,9 +178,8 @@ class PostgresStdinCopy:
                 tbl = tbl.append_column(
                     "load_id", pa.array(np.full(tbl.num_rows, load_id, dtype=np.int64))
                 )
-                buf = io.BytesIO()
-                pacsv.write_csv(tbl, buf, opts)
-                cp.write(buf.getbuffer())
+                cp.write(pgbinary.encode_table(tbl))
+            cp.write(pgbinary.TRAILER)
         return stats
 
     def _alerts(self, session, lake, obj, target, columns, load_id) -> LoadStats:
@@ -234,8 +233,10 @@ def stage_stats(session: Session, target: Target, stats: LoadStats) -> None:
         sql = f"SELECT COUNT(*), MIN(event_time), MAX(event_time) FROM tmp_{target.stage}"
         n, lo, hi = session.query(sql)[0]
         if lo is not None:
-            stats.see(int(lo.replace(tzinfo=UTC).timestamp() * 1000),
-                      int(hi.replace(tzinfo=UTC).timestamp() * 1000))
+            stats.see(
+                int(lo.replace(tzinfo=UTC).timestamp() * 1000),
+                int(hi.replace(tzinfo=UTC).timestamp() * 1000),
+            )
 
 
 class RedshiftS3Copy:
@@ -250,7 +251,11 @@ class RedshiftS3Copy:
         self.manifest_prefix = manifest_prefix
 
     def copy_sql(self, target: Target, manifest_uri: str) -> str:
-        fmt = "FORMAT AS PARQUET" if target.fmt == "parquet" else "FORMAT AS JSON 'auto' TIMEFORMAT 'auto'"
+        fmt = (
+            "FORMAT AS PARQUET"
+            if target.fmt == "parquet"
+            else "FORMAT AS JSON 'auto' TIMEFORMAT 'auto'"
+        )
         return (
             f"COPY tmp_{target.stage} FROM '{manifest_uri}' IAM_ROLE '{self.iam_role}'"
             f" {fmt} MANIFEST"

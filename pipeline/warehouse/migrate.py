@@ -84,8 +84,9 @@ def migrate(session: Session, directory: Path = MIGRATIONS_DIR) -> list[str]:
         if mig.local_only and session.dialect == "redshift":
             continue
         session.lock("schema_migrations")  # concurrent migrate runs apply each file once
-        row = session.query("SELECT checksum FROM schema_migrations WHERE version = %s",
-                            (mig.version,))
+        row = session.query(
+            "SELECT checksum FROM schema_migrations WHERE version = %s", (mig.version,)
+        )
         if row:
             session.rollback()
             if row[0][0] != mig.checksum:

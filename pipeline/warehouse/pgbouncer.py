@@ -52,8 +52,9 @@ def start(cfg: WarehouseConfig, timeout_s: float = 15.0) -> int:
     if _port_open(port):
         return port
     if not Path(PGBOUNCER).exists():
-        raise RuntimeError("pgbouncer is not installed: apt-get install pgbouncer "
-                           "(scripts/setup-system.sh does)")
+        raise RuntimeError(
+            "pgbouncer is not installed: apt-get install pgbouncer (scripts/setup-system.sh does)"
+        )
     d = _dir()
     d.mkdir(parents=True, exist_ok=True)
     md5 = hashlib.md5((password(cfg) + cfg.user).encode(), usedforsecurity=False).hexdigest()
