@@ -70,10 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        if args.watch:
-            report = loader.watch(stop, args.max_polls)
-        else:
-            report = loader.run_once()
+        report = loader.watch(stop, args.max_polls) if args.watch else loader.run_once()
         loader.close()
         print(
             f"loaded {report.count('loaded')} objects ({report.rows:,} rows), "

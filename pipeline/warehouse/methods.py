@@ -227,11 +227,11 @@ def move_stage(session: Session, target: Target, columns, load_id: int) -> int:
 def stage_stats(session: Session, target: Target, stats: LoadStats) -> None:
     if target.fmt == "parquet":
         sql = f"SELECT COUNT(*), MIN(event_time_ms), MAX(event_time_ms) FROM tmp_{target.stage}"
-        n, lo, hi = session.query(sql)[0]
+        _, lo, hi = session.query(sql)[0]
         stats.see(lo, hi)
     else:
         sql = f"SELECT COUNT(*), MIN(event_time), MAX(event_time) FROM tmp_{target.stage}"
-        n, lo, hi = session.query(sql)[0]
+        _n, lo, hi = session.query(sql)[0]
         if lo is not None:
             stats.see(
                 int(lo.replace(tzinfo=UTC).timestamp() * 1000),

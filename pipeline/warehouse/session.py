@@ -8,6 +8,7 @@ through redshift-connector.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,16 +56,13 @@ class Session:
         self.conn.commit()
 
     def rollback(self) -> None:
-        try:
+        # a broken connection has nothing to roll back
+        with contextlib.suppress(Exception):
             self.conn.rollback()
-        except Exception:  # a broken connection has nothing to roll back
-            pass
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.conn.close()
-        except Exception:
-            pass
 
 
 def open_session(cfg: WarehouseConfig) -> Session:
