@@ -124,6 +124,8 @@ class S3Lake:
         if not full_key.startswith(self.prefix):
             return None
         key = full_key[len(self.prefix) :]
+        if not etag:  # not every event source carries it
+            etag = self.client.head_object(Bucket=self.bucket, Key=full_key)["ETag"]
         return LakeObject(self.uri(key), key, etag.strip('"'), size)
 
     def list(self, prefix: str) -> Iterator[LakeObject]:
