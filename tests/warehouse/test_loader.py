@@ -64,8 +64,11 @@ def test_loaded_values_equal_the_parquet_values(warehouse, sql):
     for tx_id, ms, et_ms, wallet, cp, usd, score, alerted, severity, tier, f0 in rows:
         src = lake[tx_id]
         assert ms == src["event_time_ms"] and round(float(et_ms)) == src["event_time_ms"]
-        assert (wallet, cp, severity) == (src["wallet_id"], src["counterparty_wallet"],
-                                          src["severity"])
+        assert (wallet, cp, severity) == (
+            src["wallet_id"],
+            src["counterparty_wallet"],
+            src["severity"],
+        )
         assert (usd, score, f0) == (src["amount_usd"], src["score"], src["f_log_amount_usd"])
         assert (alerted, tier) == (src["alerted"], src["wallet_kyc_tier"])
 
@@ -79,8 +82,9 @@ def test_rollups_match_the_loaded_rows_and_are_idempotent(warehouse, sql):
         " SUM(CASE WHEN alerted THEN 1 ELSE 0 END) FROM scored_transactions GROUP BY 1, 2"
         " ORDER BY 1, 2"
     )
-    got = sql("SELECT wallet_id, minute, tx_count, alert_count FROM wallet_minute_rollups"
-              " ORDER BY 1, 2")
+    got = sql(
+        "SELECT wallet_id, minute, tx_count, alert_count FROM wallet_minute_rollups ORDER BY 1, 2"
+    )
     assert got == expected
     # a late file for the same minutes: the rollups of those minutes are recomputed
     late = root / "processed" / "event_date=2026-03-02" / "hour=17" / "part-late-0-1"
@@ -142,14 +146,19 @@ def test_injection_strings_arrive_as_data(warehouse, sql):
     d = root / "processed" / "event_date=2026-03-02" / "hour=17"
     d.mkdir(parents=True)
     pq.write_table(table, d / "part-inj-0-0")
-    alerts_file(root, "alerts-inj-0.jsonl",
-                [alert(i, wallet=s or "w_empty", model_version=s) for i, s in enumerate(INJECTIONS)])
+    alerts_file(
+        root,
+        "alerts-inj-0.jsonl",
+        [alert(i, wallet=s or "w_empty", model_version=s) for i, s in enumerate(INJECTIONS)],
+    )
 
     report = loader_for(warehouse).run_once()
 
     assert report.count("loaded") == 2
-    rows = sql("SELECT venue, device_id, rule_ids, counterparty_wallet FROM scored_transactions"
-               " ORDER BY tx_id")
+    rows = sql(
+        "SELECT venue, device_id, rule_ids, counterparty_wallet FROM scored_transactions"
+        " ORDER BY tx_id"
+    )
     assert sorted(r[0] for r in rows) == sorted(INJECTIONS)
     assert all(len(set(r)) == 1 for r in rows)  # each row holds the same string in all four
     assert sorted(r[0] for r in sql("SELECT model_version FROM alerts")) == sorted(INJECTIONS)

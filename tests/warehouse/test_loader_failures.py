@@ -25,11 +25,24 @@ pytestmark = pytest.mark.stack
 
 def run_loader(cfg, **env) -> subprocess.CompletedProcess:
     """`python -m pipeline.warehouse load` in its own process (so it can be SIGKILLed)."""
-    cmd = [sys.executable, "-m", "pipeline.warehouse",
-           "--set", f"warehouse.schema={cfg.schema}",
-           "--set", f"warehouse.lake_root={cfg.lake_root}", "load"]
-    return subprocess.run(cmd, cwd=PROJECT_ROOT, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=120)
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeline.warehouse",
+        "--set",
+        f"warehouse.schema={cfg.schema}",
+        "--set",
+        f"warehouse.lake_root={cfg.lake_root}",
+        "load",
+    ]
+    return subprocess.run(
+        cmd,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_loader_killed_between_copy_and_commit_then_rerun_loads_every_row_once(warehouse, sql):

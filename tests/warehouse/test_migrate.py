@@ -21,24 +21,42 @@ def test_migrate_is_idempotent_and_records_every_version(warehouse, sql):
     assert [(v, n, c) for v, n, c in recorded] == [
         (m.version, m.name, m.checksum) for m in discover()
     ]
-    tables = {r[0] for r in sql(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-        (warehouse.schema,))}
-    assert {"scored_transactions", "alerts", "wallet_minute_rollups", "load_ledger",
-            "v_fraud_rate_hourly", "v_wallet_risk_daily", "v_model_training"} <= tables
-    indexes = {r[0] for r in sql("SELECT indexname FROM pg_indexes WHERE schemaname = %s",
-                                 (warehouse.schema,))}
+    tables = {
+        r[0]
+        for r in sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (warehouse.schema,),
+        )
+    }
+    assert {
+        "scored_transactions",
+        "alerts",
+        "wallet_minute_rollups",
+        "load_ledger",
+        "v_fraud_rate_hourly",
+        "v_wallet_risk_daily",
+        "v_model_training",
+    } <= tables
+    indexes = {
+        r[0]
+        for r in sql("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (warehouse.schema,))
+    }
     assert "scored_transactions_event_time_brin" in indexes
-    for view in ("v_fraud_rate_hourly", "v_wallet_risk_daily", "v_alerts_hourly",
-                 "v_model_training"):
+    for view in (
+        "v_fraud_rate_hourly",
+        "v_wallet_risk_daily",
+        "v_alerts_hourly",
+        "v_model_training",
+    ):
         assert sql(f"SELECT COUNT(*) FROM {view}") == [(0,)]
 
 
 def test_new_migration_applies_alone_and_an_edited_one_is_refused(warehouse, tmp_path, sql):
     d = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, d)
-    (d / "0100_extra.sql").write_text("CREATE TABLE IF NOT EXISTS extra (a BIGINT ENCODE az64)"
-                                      " DISTSTYLE ALL;\n")
+    (d / "0100_extra.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS extra (a BIGINT ENCODE az64) DISTSTYLE ALL;\n"
+    )
     session = open_session(warehouse)
     assert migrate(session, d) == ["0100"]
     assert migrate(session, d) == []
@@ -54,7 +72,8 @@ def test_a_failing_migration_leaves_nothing_behind(warehouse, tmp_path, sql):
     d = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, d)
     (d / "0101_broken.sql").write_text(
-        "CREATE TABLE half_done (a BIGINT);\nCREATE TABLE broken (a NOT_A_TYPE);\n")
+        "CREATE TABLE half_done (a BIGINT);\nCREATE TABLE broken (a NOT_A_TYPE);\n"
+    )
     session = open_session(warehouse)
     with pytest.raises(MigrationError, match="0101_broken.sql failed"):
         migrate(session, d)

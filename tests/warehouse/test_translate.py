@@ -61,8 +61,9 @@ def test_landing_table_has_exactly_the_processed_zone_columns_in_file_order():
 
 
 def test_alert_landing_table_has_every_field_the_contract_requires():
-    contract = json.loads((MIGRATIONS_DIR.parent.parent / "contracts" / "alert.v1.schema.json")
-                          .read_text())
+    contract = json.loads(
+        (MIGRATIONS_DIR.parent.parent / "contracts" / "alert.v1.schema.json").read_text()
+    )
     assert [c for c, _ in _table_columns("alerts_stage")] == contract["required"]
 
 
@@ -125,12 +126,17 @@ def test_backoff_returns_as_soon_as_the_warehouse_answers():
 
 def test_redshift_copy_names_exactly_one_object_through_a_manifest():
     method = RedshiftS3Copy("arn:aws:iam::123456789012:role/loader", "_warehouse/manifests/")
-    obj = LakeObject("s3://fraud-lake/processed/event_date=2026-03-02/hour=17/part-1-0-1",
-                     "processed/event_date=2026-03-02/hour=17/part-1-0-1", "abc", 1234)
+    obj = LakeObject(
+        "s3://fraud-lake/processed/event_date=2026-03-02/hour=17/part-1-0-1",
+        "processed/event_date=2026-03-02/hour=17/part-1-0-1",
+        "abc",
+        1234,
+    )
     manifest = json.loads(method.manifest(obj))
     # COPY FROM 's3://…/part-1-0-1' would also load part-1-0-10, -11 …: a manifest pins it.
-    assert manifest == {"entries": [{"url": obj.uri, "mandatory": True,
-                                     "meta": {"content_length": 1234}}]}
+    assert manifest == {
+        "entries": [{"url": obj.uri, "mandatory": True, "meta": {"content_length": 1234}}]
+    }
     sql = method.copy_sql(SCORED, "s3://fraud-lake/_warehouse/manifests/7.manifest")
     assert "FORMAT AS PARQUET MANIFEST" in sql
     assert "IAM_ROLE 'arn:aws:iam::123456789012:role/loader'" in sql
