@@ -75,8 +75,27 @@ def test_a_failing_migration_leaves_nothing_behind(warehouse, tmp_path, sql):
         "CREATE TABLE half_done (a BIGINT);\nCREATE TABLE broken (a NOT_A_TYPE);\n"
     )
     session = open_session(warehouse)
-    with pytest.raises(MigrationError, match="0101_broken.sql failed"):
+    with pytest.raises(MigrationError, match=r"0101_broken\.sql failed"):
         migrate(session, d)
     session.close()
     assert sql("SELECT COUNT(*) FROM schema_migrations WHERE version = '0101'") == [(0,)]
     assert sql("SELECT to_regclass('half_done')") == [(None,)]
+
+
+def test_local_expression_indexes_match_the_translated_view_expressions(warehouse, sql):
+    # An expression index serves a view's pushed-down filter only if the texts are equal.
+    indexdefs = " ".join(
+        r[0]
+        for r in sql("SELECT indexdef FROM pg_indexes WHERE schemaname = %s", (warehouse.schema,))
+    )
+    for view, expr in (
+        ("v_fraud_rate_hourly", "date_trunc('HOUR'::text, event_time)"),
+        ("v_wallet_risk_daily", "date_trunc('DAY'::text, minute)"),
+    ):
+        [(definition,)] = sql(
+            "SELECT pg_get_viewdef(%s::regclass)", (f"{warehouse.schema}.{view}",)
+        )
+        assert expr in definition.replace("scored_transactions.", "").replace(
+            "wallet_minute_rollups.", ""
+        ), definition
+        assert expr in indexdefs
