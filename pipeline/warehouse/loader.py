@@ -110,7 +110,7 @@ class Loader:
         self.backoff = backoff or Backoff.from_config(cfg)
         self._session: Session | None = None
         self._columns: dict[str, list[tuple[str, str]]] = {}
-        self._brin: dict[str, list[str]] = {}
+        self._brin: list[str] = []
         self._fault_at = int(os.environ.get(FAULT_KILL_BEFORE_COMMIT, "0") or 0)
         self._loaded_here = 0
 
@@ -177,6 +177,8 @@ class Loader:
             )
         started = time.perf_counter()
         result = self._retrying(lambda s: self._load_once(s, obj, target), f"load {obj.key}")
+        if result.status == ledger.LOADED and target is SCORED:
+            self._summarize_brin()
         result.seconds = time.perf_counter() - started
         log.info(
             "%s %s: %s rows=%d %.2fs%s",
@@ -206,9 +208,7 @@ class Loader:
         t1 = time.perf_counter()
         lo, hi = epoch_ms_to_datetime(stats.min_ms), epoch_ms_to_datetime(stats.max_ms)
         if target is SCORED and stats.rows:
-            self._summarize_brin(session, target.table)
             self._refresh_rollups(session, lo, hi)
-            self._summarize_brin(session, "wallet_minute_rollups")
         t2 = time.perf_counter()
         ledger.record(session, obj, target.table, ledger.LOADED, stats.rows, lo, hi)
         self._loaded_here += 1
@@ -220,22 +220,37 @@ class Loader:
             obj, target.table, ledger.LOADED, stats.rows, copy_s=t1 - t0, rollup_s=t2 - t1
         )
 
-    def _summarize_brin(self, session: Session, table: str) -> None:
-        """PostgreSQL: summarise the BRIN ranges new rows filled (see 0007_local_indexes)."""
-        if session.dialect != "postgres":
-            return
-        if table not in self._brin:
-            self._brin[table] = [
-                r[0]
-                for r in session.query(
+    def _summarize_brin(self) -> None:
+        """PostgreSQL: summarise the BRIN ranges new rows filled (see 0007_local_indexes).
+
+        After the commit, in a short transaction of its own: summarising takes a lock that
+        autovacuum's own summarising / ANALYZE also takes, so it gives up after 200 ms
+        rather than stall the loader (autosummarize then catches up).
+        """
+        session = None
+        try:
+            session = self.session()
+            if session.dialect != "postgres":
+                return
+            if not self._brin:
+                cur = session.execute_native(
                     "SELECT i.indexrelid::regclass::text FROM pg_index i"
-                    " JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam"
-                    " WHERE am.amname = 'brin' AND i.indrelid = %s::regclass",
-                    (f"{session.schema}.{table}",),
+                    " JOIN pg_class c ON c.oid = i.indexrelid"
+                    " JOIN pg_am am ON am.oid = c.relam"
+                    " WHERE am.amname = 'brin' AND c.relnamespace = %s::regnamespace",
+                    (session.schema,),
                 )
-            ]
-        for index in self._brin[table]:
-            session.execute_native("SELECT brin_summarize_new_values(%s::regclass)", (index,))
+                self._brin = [r[0] for r in cur.fetchall()]
+            session.execute_native("SET LOCAL lock_timeout = '200ms'")
+            for index in self._brin:
+                session.execute_native("SELECT brin_summarize_new_values(%s::regclass)", (index,))
+            session.commit()
+        except Exception as exc:
+            if session is not None and getattr(exc, "sqlstate", None) == "55P03":
+                session.rollback()  # lock_not_available: autovacuum is summarising
+            else:  # e.g. the warehouse went away: the next load reconnects and retries
+                log.warning("BRIN summarise skipped: %s", exc)
+                self._drop_session()
 
     def _refresh_rollups(self, session: Session, lo, hi) -> None:
         """Recompute every wallet-minute the rows touched (idempotent, order-independent)."""

@@ -5,6 +5,10 @@
 -- re-ordered files give the same result.
 -- Same DISTKEY as scored_transactions (the refresh's INSERT ... SELECT ... GROUP BY
 -- wallet_id runs slice-local); SORTKEY (minute, wallet_id) for time-range scans first.
+-- The key is (minute, wallet_id), time first: each refresh writes one file's minutes, so
+-- on PostgreSQL the key's btree grows at its right edge instead of taking random inserts
+-- all over a wallet-ordered tree (which stops fitting in memory after a few million rows);
+-- the training view's (wallet_id, minute) equality lookups use it just as well.
 CREATE TABLE IF NOT EXISTS wallet_minute_rollups (
     wallet_id VARCHAR(128) NOT NULL ENCODE zstd,
     minute TIMESTAMP NOT NULL ENCODE raw,
@@ -16,7 +20,7 @@ CREATE TABLE IF NOT EXISTS wallet_minute_rollups (
     usd_in DOUBLE PRECISION ENCODE raw,
     max_score DOUBLE PRECISION ENCODE raw,
     distinct_counterparties BIGINT ENCODE az64,
-    PRIMARY KEY (wallet_id, minute)
+    PRIMARY KEY (minute, wallet_id)
 )
 DISTSTYLE KEY
 DISTKEY (wallet_id)

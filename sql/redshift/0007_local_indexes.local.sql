@@ -14,10 +14,11 @@
 --   (few percent) alerted rows.
 -- BRIN ranges filled after the index was built are only summarised by VACUUM (or
 -- autosummarize, which is asynchronous); until then every scan reads them. The loader
--- therefore summarises the new ranges itself after each COPY (brin_summarize_new_values),
+-- therefore summarises the new ranges itself after each load (brin_summarize_new_values),
 -- so a table being loaded never degrades into full scans.
--- * rollups: BRIN on minute for the loader's refresh (DELETE of a minute range) and on the
---   day expression of v_wallet_risk_daily; the primary key serves per-wallet lookups.
+-- * rollups: the primary key (minute, wallet_id) serves the loader's refresh (DELETE of a
+--   minute range) and the training view's lookups; BRIN on the day expression of
+--   v_wallet_risk_daily.
 CREATE INDEX IF NOT EXISTS scored_transactions_event_time_brin
     ON scored_transactions USING brin (event_time) WITH (pages_per_range = 32, autosummarize = on);
 CREATE INDEX IF NOT EXISTS scored_transactions_hour_brin
@@ -29,8 +30,6 @@ CREATE INDEX IF NOT EXISTS scored_transactions_alerted_time
     ON scored_transactions (event_time) WHERE alerted;
 CREATE INDEX IF NOT EXISTS alerts_wallet_time ON alerts (wallet_id, event_time);
 CREATE INDEX IF NOT EXISTS alerts_event_time_brin ON alerts USING brin (event_time) WITH (autosummarize = on);
-CREATE INDEX IF NOT EXISTS wallet_minute_rollups_minute_brin
-    ON wallet_minute_rollups USING brin (minute) WITH (pages_per_range = 32, autosummarize = on);
 CREATE INDEX IF NOT EXISTS wallet_minute_rollups_day_brin
     ON wallet_minute_rollups USING brin (DATE_TRUNC('DAY', minute))
     WITH (pages_per_range = 32, autosummarize = on);
