@@ -76,26 +76,26 @@ def _queries(now: datetime, wallet_typical: str, wallet_busy: str) -> list[tuple
 
 
 def _generate(rows: int, days: int, wallets: int) -> tuple[Path, datetime]:
-    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    start = end - timedelta(days=days)
-    root = BENCH_DIR / f"lake-{rows}-{days}d-{wallets}w-{start:%Y%m%d%H}"
+    """The synthetic lake (cached) and its end time, which the queries take as "now"."""
+    root = BENCH_DIR / f"lake-{rows}-{days}d-{wallets}w"
     done = root / ".complete"
-    if not done.exists():
-        for old in BENCH_DIR.glob("lake-*"):
-            shutil.rmtree(old)
-        t0 = time.perf_counter()
-        files = write_hourly_files(
-            root, rows, int(start.timestamp() * 1000), days * 24, wallets, seed=23
-        )
-        size = sum(f.stat().st_size for f in files)
-        print(
-            f"generated {rows:,} rows in {len(files)} Parquet files ({size / 2**20:,.0f} MiB)"
-            f" in {time.perf_counter() - t0:.1f} s -> {root}"
-        )
-        done.write_text("")
-    else:
-        print(f"reusing generated rows in {root}")
-    return root, end.replace(tzinfo=None)
+    if done.exists():
+        end = datetime.fromisoformat(done.read_text().strip())
+        print(f"reusing generated rows in {root} (ending {end:%Y-%m-%d %H:%M} UTC)")
+        return root, end
+    shutil.rmtree(root, ignore_errors=True)
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    end += timedelta(hours=1)
+    start_ms = int((end - timedelta(days=days)).replace(tzinfo=UTC).timestamp() * 1000)
+    t0 = time.perf_counter()
+    files = write_hourly_files(root, rows, start_ms, days * 24, wallets, seed=23)
+    size = sum(f.stat().st_size for f in files)
+    print(
+        f"generated {rows:,} rows in {len(files)} Parquet files ({size / 2**20:,.0f} MiB)"
+        f" in {time.perf_counter() - t0:.1f} s -> {root}"
+    )
+    done.write_text(end.isoformat())
+    return root, end
 
 
 def _baselines(session, lake: LocalLake, rows: int) -> dict[str, float]:

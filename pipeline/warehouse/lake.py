@@ -139,9 +139,19 @@ class S3Lake:
                     yield LakeObject(self.uri(key), key, item["ETag"].strip('"'), item["Size"])
 
     def read(self, obj: LakeObject) -> bytes:
-        resp = self.client.get_object(
-            Bucket=self.bucket, Key=self.prefix + obj.key, IfMatch=f'"{obj.etag}"'
-        )
+        from botocore.exceptions import ClientError
+
+        from pipeline.warehouse.methods import ObjectGone
+
+        try:
+            resp = self.client.get_object(
+                Bucket=self.bucket, Key=self.prefix + obj.key, IfMatch=f'"{obj.etag}"'
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "PreconditionFailed", "404", "412"):
+                raise ObjectGone(f"{obj.uri} (ETag {obj.etag}): {code}") from exc
+            raise
         return resp["Body"].read()
 
     def copy_to(self, obj: LakeObject, key: str) -> str:

@@ -28,6 +28,7 @@ from pipeline.warehouse.methods import (
     ALERTS,
     SCORED,
     InsertRows,
+    ObjectGone,
     ObjectRejected,
     PostgresStdinCopy,
     RedshiftS3Copy,
@@ -205,6 +206,11 @@ class Loader:
         except ObjectRejected as exc:
             session.rollback()
             return self._quarantine(session, obj, target, str(exc))
+        except ObjectGone as exc:
+            # deleted or overwritten since the listing: nothing to load; a new version is
+            # listed (and loaded) on the next pass
+            session.rollback()
+            return LoadResult(obj, target.table, "skipped", error=f"object gone: {exc}")
         t1 = time.perf_counter()
         lo, hi = epoch_ms_to_datetime(stats.min_ms), epoch_ms_to_datetime(stats.max_ms)
         if target is SCORED and stats.rows:

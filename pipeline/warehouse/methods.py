@@ -36,6 +36,10 @@ class ObjectRejected(Exception):
     """The object cannot be loaded as it is (corrupt, wrong schema, rejected values)."""
 
 
+class ObjectGone(Exception):
+    """The listed object version no longer exists (deleted or overwritten since listing)."""
+
+
 @dataclass(frozen=True)
 class Target:
     table: str  # scored_transactions | alerts
@@ -88,8 +92,8 @@ def parquet_batches(
     lake: Lake, obj: LakeObject, columns: list[tuple[str, str]], batch_rows: int
 ) -> Iterator[pa.Table]:
     """The object's rows in batches with exactly `columns` (cast to their types)."""
+    src = lake.read(obj)  # raises ObjectGone
     try:
-        src = lake.read(obj)
         pf = pq.ParquetFile(pa.BufferReader(src) if isinstance(src, bytes) else src)
         names = set(pf.schema_arrow.names)
         missing = [c for c, _ in columns if c not in names]
@@ -100,6 +104,8 @@ def parquet_batches(
             yield pa.Table.from_batches([batch]).cast(schema)
     except ObjectRejected:
         raise
+    except FileNotFoundError as exc:
+        raise ObjectGone(str(exc)) from exc
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise ObjectRejected(f"unreadable Parquet: {type(exc).__name__}: {exc}") from exc
 
@@ -114,6 +120,8 @@ def alert_rows(lake: Lake, obj: LakeObject, columns: list[tuple[str, str]]) -> I
     try:
         data = src if isinstance(src, bytes) else open(src, "rb").read()  # noqa: SIM115
         lines = data.decode("utf-8").splitlines()
+    except FileNotFoundError as exc:
+        raise ObjectGone(str(exc)) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ObjectRejected(f"unreadable alerts file: {exc}") from exc
     for n, line in enumerate(lines, 1):

@@ -173,3 +173,15 @@ def test_replayed_alerts_are_not_inserted_twice(warehouse, sql):
     assert report.count("loaded") == 2
     assert sql("SELECT COUNT(*), COUNT(DISTINCT alert_id) FROM alerts")[0] == (15, 15)
     assert sorted(r.rows for r in report.results) == [5, 10]
+
+
+def test_object_deleted_after_listing_is_skipped_not_quarantined(warehouse, sql):
+    root = Path(warehouse.lake_root)
+    files = processed_files(root, rows=400, hours=2, seed=5)
+    loader = loader_for(warehouse)
+    listed = loader.pending()
+    files[0].unlink()  # e.g. a compaction removed it between listing and loading
+    results = [loader.load(obj) for obj in listed]
+    assert [r.status for r in results] == ["skipped", "loaded"]
+    assert "object gone" in results[0].error
+    assert sql("SELECT status, COUNT(*) FROM load_ledger GROUP BY status") == [("loaded", 1)]
