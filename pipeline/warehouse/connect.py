@@ -24,7 +24,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class WarehouseUnavailable(RuntimeError):
-    """The warehouse could not be reached within the configured retries."""
+    """The warehouse (or an S3 lake) could not be reached within the configured retries."""
 
 
 def password(cfg: WarehouseConfig) -> str:
@@ -88,8 +88,11 @@ def transient_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # pragma: no cover - psycopg is a dev dependency
         pass
     import redshift_connector
+    from botocore import exceptions as boto
 
     errors += [redshift_connector.InterfaceError, redshift_connector.OperationalError]
+    # an S3 lake that is unreachable (moto down, network) is waited for the same way
+    errors += [boto.ConnectionError, boto.HTTPClientError]
     return tuple(errors)
 
 

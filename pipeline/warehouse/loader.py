@@ -162,7 +162,7 @@ class Loader:
 
     def pending(self) -> list[LakeObject]:
         """Listed objects whose version the ledger does not hold yet."""
-        listed = self.listed()
+        listed = self.backoff.run(self.listed, "list the lake")
         known = self._retrying(ledger.known_versions, "read the ledger")
         return [o for o in listed if (o.uri, o.etag) not in known]
 

@@ -130,3 +130,21 @@ def test_corrupt_s3_object_is_copied_to_quarantine(s3_lake, tmp_path, sql):
     assert (
         client.get_object(Bucket=stack.S3_BUCKET, Key=q_key)["Body"].read() == b"not parquet at all"
     )
+
+
+def test_unreachable_s3_lake_is_retried_then_reported(warehouse):
+    from pipeline.warehouse.connect import WarehouseUnavailable
+    from tests.warehouse.tcp_proxy import free_port
+
+    cfg = dataclasses.replace(warehouse, lake_root="s3://fraud-lake/x", retry_max_attempts=2)
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",  # nothing listens
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
+    lake = S3Lake(cfg.lake_root, client=client)
+    with pytest.raises(WarehouseUnavailable, match="list the lake"):
+        Loader(cfg, lake).run_once()
