@@ -88,6 +88,14 @@ class DecisionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RulesConfig:
+    dir: str  # folder of the SQL rule files (*.sql), relative to the project root
+    enabled: bool  # run the SQL rules in the job
+    watermark_out_of_orderness_ms: int  # bounded out-of-orderness of the rules' view, ms
+    rules_version: str  # prefix of the rules version recorded in SQL-rule alerts
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineConfig:
     source: SourceConfig
     sink: SinkConfig
@@ -97,6 +105,7 @@ class PipelineConfig:
     flink: FlinkConfig
     model: ModelConfig
     decision: DecisionConfig
+    rules: RulesConfig
     detectors: Mapping[str, Any]  # rule_id -> that detector's config dataclass
 
     def resolve(self, path: str) -> Path:
@@ -119,6 +128,7 @@ _SECTIONS = {
     "flink": FlinkConfig,
     "model": ModelConfig,
     "decision": DecisionConfig,
+    "rules": RulesConfig,
 }
 
 
@@ -243,6 +253,8 @@ def _check(cfg: PipelineConfig) -> None:
         raise ConfigError("flink.state_backend must be hashmap or rocksdb")
     if cfg.flink.parallelism < 1:
         raise ConfigError("flink.parallelism must be >= 1")
+    if cfg.rules.watermark_out_of_orderness_ms < 0:
+        raise ConfigError("rules.watermark_out_of_orderness_ms must be >= 0")
     for rule_id, det in cfg.detectors.items():
         # A cap below the count would silently disable the detector.
         need = getattr(det, "min_count", None) or getattr(det, "min_distinct_counterparties", None)
