@@ -35,8 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--dir", type=Path, default=None, help="rules folder ([rules].dir)")
     check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     test = rules_sub.add_parser("test", help="run one rule on a CSV of events, print its alerts")
-    test.add_argument("file", type=Path, help="the rule (.sql)")
+    test.add_argument("file", type=Path, help="the rule (.sql), or a folder: every rule in it")
     test.add_argument("--events", type=Path, required=True, help="CSV in the dataset format")
+    test.add_argument("--output", type=Path, default=None, help="write the alerts here too")
     test.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
 
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.rules_command == "check":
             return check_rules(cfg, args.dir)
-        return test_rule(cfg, args.file, args.events)
+        return test_rule(cfg, args.file, args.events, args.output)
     if args.command == "run":
         from .run import main as run_main
 

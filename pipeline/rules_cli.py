@@ -63,7 +63,7 @@ def rules_environment(cfg: PipelineConfig, rows: list):
 
 def check_rules(cfg: PipelineConfig, folder: Path | None = None, out=sys.stdout) -> int:
     """Plan every rule; print one line per rule; 0 when all are valid."""
-    from .sql_rules import alert_json_table, rule_alerts, rule_alerts_table
+    from .sql_rules import ALERT_COLUMNS, alert_json_table, rule_alerts, rule_alerts_table
 
     try:
         rule_set = load_rule_set(cfg, folder)
@@ -71,11 +71,15 @@ def check_rules(cfg: PipelineConfig, folder: Path | None = None, out=sys.stdout)
         print(f"error: {exc}", file=out)
         return 1
     _, t_env = rules_environment(cfg, [])
+    columns = ", ".join(f"`{c}` STRING" for c in ALERT_COLUMNS).replace("`score` STRING", "`score` DOUBLE")
+    t_env.execute_sql(
+        f"CREATE TEMPORARY TABLE {_BLACKHOLE} ({columns}) WITH ('connector' = 'blackhole')"
+    )
     failed = 0
     for rule in rule_set.rules:
         try:
             table = rule_alerts_table(t_env, rule, rule_set, "check")
-            _explain(rule, table)
+            _explain(rule, table, t_env)
         except RuleError as exc:
             failed += 1
             print(f"error: {exc}", file=out)
@@ -91,33 +95,58 @@ def check_rules(cfg: PipelineConfig, folder: Path | None = None, out=sys.stdout)
     return 0
 
 
-def _explain(rule, table) -> None:
+_BLACKHOLE = "rules_check_sink"
+
+
+def _explain(rule, table, t_env) -> None:
+    """Optimize the rule's plan and translate it into operators, as a job submission would
+    (some errors, e.g. an aggregate a window cannot merge, only show in translation)."""
     try:
         table.explain()
+        statements = t_env.create_statement_set()
+        statements.add_insert(_BLACKHOLE, table)
+        statements.attach_as_datastream()
     except Exception as exc:  # the optimizer's errors (unsupported plans) carry no position
         raise rule.error_from_flink(exc) from None
 
 
-def test_rule(cfg: PipelineConfig, rule_path: Path, events_csv: Path, out=sys.stdout) -> int:
-    """Run one rule over `events_csv`; print its alerts as JSON lines; 0 when it ran."""
+def test_rule(
+    cfg: PipelineConfig,
+    rule_path: Path,
+    events_csv: Path,
+    output: Path | None = None,
+    out=sys.stdout,
+) -> int:
+    """Run one rule (or every rule of a folder) over `events_csv`; print the alerts as JSON
+    lines; 0 when it ran."""
     try:
-        alerts = run_rule(cfg, rule_path, events_csv)
+        alerts = run_rules(cfg, rule_path, events_csv)
     except RuleError as exc:
         print(f"error: {exc}", file=out)
         return 1
     for line in alerts:
         print(line, file=out)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text("".join(line + "\n" for line in alerts), encoding="utf-8")
     print(f"{len(alerts)} alerts from {rule_path}", file=sys.stderr)
     return 0
 
 
-def run_rule(cfg: PipelineConfig, rule_path: Path, events_csv: Path) -> list[str]:
-    """The alerts (JSON lines, in arrival order) of one rule file over a CSV of events."""
-    from .sql_rules import alert_json_table, rule_alerts
+def run_rules(cfg: PipelineConfig, rule_path: Path, events_csv: Path) -> list[str]:
+    """The alerts (JSON lines, in arrival order) of one rule file, or of every rule of a
+    folder, over a CSV of events."""
     from .rule_files import rules_digest
+    from .sql_rules import alert_json_table, rule_alerts
 
-    rule = parse_rule(rule_path, rule_path.read_text(encoding="utf-8"), effective_values_of(cfg))
-    rule_set = RuleSet([rule], f"{cfg.rules.rules_version}+{rules_digest([rule])}")
+    if rule_path.is_dir():
+        rule_set = load_rule_set(cfg, rule_path)
+    else:
+        text = rule_path.read_text(encoding="utf-8")
+        rule = parse_rule(rule_path, text, effective_values_of(cfg))
+        rule_set = RuleSet([rule], f"{cfg.rules.rules_version}+{rules_digest([rule])}")
+    if not rule_set.rules:
+        return []
     rows = processed_rows(events_csv, cfg)
     _, t_env = rules_environment(cfg, rows)
     from .components import Components
