@@ -65,13 +65,15 @@ def flink_message(exc: Exception) -> str:
     """The useful part of a PyFlink exception: the innermost Java message, one paragraph."""
     text = str(exc)
     # Py4J errors carry the Java stack trace; its first "Caused by"-free lines say it all.
-    for marker in ("org.apache.flink.table.api.ValidationException: ",
-                   "org.apache.flink.table.api.SqlParserException: "):
+    for marker in (
+        "org.apache.flink.table.api.ValidationException: ",
+        "org.apache.flink.table.api.SqlParserException: ",
+    ):
         if marker in text:
             text = text.split(marker)[-1]
     lines = []
     for line in text.strip().splitlines():
-        if line.lstrip().startswith("at ") or line.startswith("Caused by") and lines:
+        if line.lstrip().startswith("at ") or (line.startswith("Caused by") and lines):
             break
         lines.append(line.rstrip())
     return "\n".join(lines[:8]).strip() or type(exc).__name__
@@ -101,7 +103,9 @@ def parse_rule(path: Path, text: str, values: Mapping[str, Any]) -> RuleFile:
             raise RuleError(path, 1, f"header lacks '-- {key}: …' (needs {', '.join(HEADER_KEYS)})")
     rule_id, severity = header["id"], header["severity"]
     if not _RULE_ID.match(rule_id):
-        raise RuleError(path, _header_line(lines, "id"), f"id {rule_id!r} must match [a-z][a-z0-9_]*")
+        raise RuleError(
+            path, _header_line(lines, "id"), f"id {rule_id!r} must match [a-z][a-z0-9_]*"
+        )
     if severity not in SEVERITIES:
         raise RuleError(
             path,
@@ -147,11 +151,15 @@ def load_rules(folder: Path, values: Mapping[str, Any]) -> list[RuleFile]:
     """Every `*.sql` rule of `folder`, sorted by file name; ids must be unique."""
     if not folder.is_dir():
         raise FileNotFoundError(f"rules folder {folder} does not exist ([rules].dir)")
-    rules = [parse_rule(p, p.read_text(encoding="utf-8"), values) for p in sorted(folder.glob("*.sql"))]
+    rules = [
+        parse_rule(p, p.read_text(encoding="utf-8"), values) for p in sorted(folder.glob("*.sql"))
+    ]
     seen: dict[str, Path] = {}
     for rule in rules:
         if rule.rule_id in seen:
-            raise RuleError(rule.path, 1, f"id {rule.rule_id!r} is also used by {seen[rule.rule_id]}")
+            raise RuleError(
+                rule.path, 1, f"id {rule.rule_id!r} is also used by {seen[rule.rule_id]}"
+            )
         seen[rule.rule_id] = rule.path
     return rules
 

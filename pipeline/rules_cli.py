@@ -46,19 +46,16 @@ def _with_format(cfg: PipelineConfig, fmt: str) -> PipelineConfig:
 
 
 def rules_environment(cfg: PipelineConfig, rows: list):
-    """A streaming environment whose rules views read `rows` (processed rows) as a bounded
-    stream, as the job's processed stream: returns (env, t_env)."""
+    """A streaming environment and the processed `rows` as a bounded stream of the
+    processed row type (what the keyed operator emits in the job): (env, t_env, stream)."""
     from .flink_env import create_environments
     from .schemas import PROCESSED_ROW_TYPE
-    from .sql_rules import events_table, register_views
 
     env, t_env = create_environments(cfg)
-    # One subtask: a bounded collection source of a few rows needs no more, and the rule's
-    # watermark then follows the file order, as the job's does per source split.
+    # One subtask: the collection source then emits in file order, so the watermark follows
+    # the file as the job's does per source split.
     env.set_parallelism(1)
-    stream = env.from_collection(rows, type_info=PROCESSED_ROW_TYPE)
-    register_views(t_env, events_table(t_env, stream, cfg), cfg)
-    return env, t_env
+    return env, t_env, env.from_collection(rows, type_info=PROCESSED_ROW_TYPE)
 
 
 def check_rules(cfg: PipelineConfig, folder: Path | None = None, out=sys.stdout) -> int:
@@ -70,8 +67,13 @@ def check_rules(cfg: PipelineConfig, folder: Path | None = None, out=sys.stdout)
     except RuleError as exc:
         print(f"error: {exc}", file=out)
         return 1
-    _, t_env = rules_environment(cfg, [])
-    columns = ", ".join(f"`{c}` STRING" for c in ALERT_COLUMNS).replace("`score` STRING", "`score` DOUBLE")
+    from .sql_rules import events_table, register_views
+
+    _, t_env, stream = rules_environment(cfg, [])
+    register_views(t_env, events_table(t_env, stream, cfg), cfg)
+    columns = ", ".join(f"`{c}` STRING" for c in ALERT_COLUMNS).replace(
+        "`score` STRING", "`score` DOUBLE"
+    )
     t_env.execute_sql(
         f"CREATE TEMPORARY TABLE {_BLACKHOLE} ({columns}) WITH ('connector' = 'blackhole')"
     )
@@ -135,9 +137,10 @@ def test_rule(
 
 def run_rules(cfg: PipelineConfig, rule_path: Path, events_csv: Path) -> list[str]:
     """The alerts (JSON lines, in arrival order) of one rule file, or of every rule of a
-    folder, over a CSV of events."""
+    folder, over a CSV of events; through the job's hook (`sql_rule_alerts`)."""
+    from .components import Components
     from .rule_files import rules_digest
-    from .sql_rules import alert_json_table, rule_alerts
+    from .sql_rules import sql_rule_alerts
 
     if rule_path.is_dir():
         rule_set = load_rule_set(cfg, rule_path)
@@ -148,10 +151,15 @@ def run_rules(cfg: PipelineConfig, rule_path: Path, events_csv: Path) -> list[st
     if not rule_set.rules:
         return []
     rows = processed_rows(events_csv, cfg)
-    _, t_env = rules_environment(cfg, rows)
-    from .components import Components
-
+    _, t_env, stream = rules_environment(cfg, rows)
     model_version = Components(cfg).model_version
-    alerts = alert_json_table(t_env, rule_alerts(t_env, rule_set, model_version))
-    with alerts.execute().collect() as results:
-        return [row[0] for row in results]
+    enabled = _with_rules_enabled(cfg)
+    alerts = sql_rule_alerts(t_env, stream, enabled, model_version, rule_set)
+    with alerts.execute_and_collect() as results:
+        return list(results)
+
+
+def _with_rules_enabled(cfg: PipelineConfig) -> PipelineConfig:
+    import dataclasses
+
+    return dataclasses.replace(cfg, rules=dataclasses.replace(cfg.rules, enabled=True))

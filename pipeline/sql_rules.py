@@ -246,16 +246,20 @@ def sql_rule_alerts(
     processed: Table | DataStream,
     cfg: PipelineConfig,
     model_version: str,
+    rule_set: RuleSet | None = None,
 ) -> DataStream | None:
     """The job's hook: alerts of every SQL rule as JSON lines, a STRING stream like the
-    Python detectors' alerts side output (union them before the alerts sink).
+    Python detectors' alerts side output (union the two before the alerts sink).
 
-    None when `[rules].enabled` is false or the folder has no rule. Adding or changing a
-    rule changes the job graph: restart from a savepoint (README, "Rules in Flink SQL").
+    `processed`: the processed rows (`PROCESSED_COLUMNS`), as the keyed operator's output
+    stream or a Table of it. `rule_set`: the rules of `[rules].dir` unless given. None when
+    `[rules].enabled` is false or there is no rule. Adding or changing a rule changes the
+    job graph: restart from a savepoint (README, "Rules in Flink SQL").
     """
     if not cfg.rules.enabled:
         return None
-    rule_set = load_rule_set(cfg)
+    if rule_set is None:
+        rule_set = load_rule_set(cfg)
     if not rule_set.rules:
         return None
     register_views(t_env, events_table(t_env, processed, cfg), cfg)
@@ -264,10 +268,21 @@ def sql_rule_alerts(
 
 
 def json_lines_stream(t_env: StreamTableEnvironment, json_table: Table) -> DataStream:
-    """A one-STRING-column table as a stream of str (JVM only, no Python operator)."""
-    from pyflink.common import Types
+    """A one-STRING-column table as a stream of str, typed as the Python detectors' alerts
+    side output (`Types.STRING()`) so the two can be unioned; JVM only, no Python operator.
 
-    return t_env.to_append_stream(json_table, Types.STRING())
+    `toDataStream(table, String.class)` types its output `ExternalTypeInfo<String>`, which a
+    union with a `Types.STRING()` stream rejects, and `to_append_stream(table, STRING)` fails
+    to compile (Flink 2.2.1). The records are java Strings either way, so the conversion's
+    declared type is set to the basic STRING type before anything reads it.
+    """
+    from pyflink.common import Types
+    from pyflink.java_gateway import get_gateway
+
+    j_string = get_gateway().jvm.java.lang.Class.forName("java.lang.String")
+    j_stream = t_env._j_tenv.toDataStream(json_table._j_table, j_string)
+    j_stream.getTransformation().setOutputType(Types.STRING().get_java_type_info())
+    return DataStream(j_stream)
 
 
 def _replace_view(t_env: StreamTableEnvironment, name: str, table: Table) -> None:

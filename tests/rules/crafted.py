@@ -184,7 +184,9 @@ def all_cases() -> list[Case]:
 
 def write_csv(cases: list[Case], path: Path) -> Path:
     """Every case's events in one dataset CSV, in event-time order."""
-    events = sorted((e for c in cases for e in c.events), key=lambda e: (e["event_time"], e["tx_id"]))
+    events = sorted(
+        (e for c in cases for e in c.events), key=lambda e: (e["event_time"], e["tx_id"])
+    )
     lines = [",".join(EVENT_FIELDS)]
     for e in events:
         lines.append(",".join("" if e.get(k) is None else str(e[k]) for k in EVENT_FIELDS))

@@ -35,7 +35,11 @@ def test_header_and_query_are_parsed_with_file_lines_kept():
         (GOOD.replace("-- id: my_rule\n", ""), 1, "header lacks '-- id"),
         (GOOD.replace("severity: high", "severity: urgent"), 2, "severity 'urgent'"),
         (GOOD.replace("id: my_rule", "id: My-Rule"), 1, "must match"),
-        (GOOD.replace("min_count}", "min_cnt}"), 6, "unknown config key ${detectors.structuring.min_cnt}"),
+        (
+            GOOD.replace("min_count}", "min_cnt}"),
+            6,
+            "unknown config key ${detectors.structuring.min_cnt}",
+        ),
         ("-- id: a\n-- severity: low\n-- description: d\n", 3, "no query after the header"),
     ],
 )
@@ -62,7 +66,7 @@ def test_flink_position_maps_to_the_file_line_and_shows_it():
 def test_duplicate_rule_ids_are_rejected(tmp_path):
     (tmp_path / "a.sql").write_text(GOOD)
     (tmp_path / "b.sql").write_text(GOOD)
-    with pytest.raises(RuleError, match="b.sql:1: id 'my_rule' is also used by"):
+    with pytest.raises(RuleError, match=r"b\.sql:1: id 'my_rule' is also used by"):
         load_rules(tmp_path, VALUES)
 
 

@@ -78,7 +78,9 @@ def test_every_shipped_rule_has_a_crafted_case(crafted):
     assert {c.rule_id for c in cases} == shipped
 
 
-@pytest.mark.parametrize("case_index", range(len(all_cases())), ids=[c.rule_id for c in all_cases()])
+@pytest.mark.parametrize(
+    "case_index", range(len(all_cases())), ids=[c.rule_id for c in all_cases()]
+)
 def test_rule_fires_on_its_sequence_and_not_on_near_misses(crafted, case_index):
     cases, _, alerts = crafted
     case = cases[case_index]
