@@ -2,8 +2,8 @@
 
 Each variant runs in its own process (the Python execution mode is fixed per JVM): a
 bounded datagen table of N rows with the 18 model features and two countries, one
-expression per row into a blackhole sink; printed side by side with the JVM-only baseline. Wall time includes the job's
-start-up (a few seconds), so compare variants with each other at the same N.
+expression per row into a blackhole sink; printed side by side with the JVM-only
+baseline. Wall time includes the job's start-up, so compare variants at the same N.
 """
 
 from __future__ import annotations
@@ -75,8 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'variant':<42} {'rows':>9} {'wall s':>8} {'rows/s':>10}", flush=True)
     for name in VARIANTS:
         proc = subprocess.run(
-            [sys.executable, "-m", "pipeline.rules_bench", "--rows", str(args.rows)]
-            + ["--variant", name],
+            [
+                sys.executable,
+                "-m",
+                "pipeline.rules_bench",
+                "--rows",
+                str(args.rows),
+                "--variant",
+                name,
+            ],
             capture_output=True,
             text=True,
         )
