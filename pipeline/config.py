@@ -117,6 +117,14 @@ class WarehouseConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RulesConfig:
+    dir: str  # folder of the SQL rule files (*.sql), relative to the project root
+    enabled: bool  # run the SQL rules in the job
+    watermark_out_of_orderness_ms: int  # bounded out-of-orderness of the rules' view, ms
+    rules_version: str  # prefix of the rules version recorded in SQL-rule alerts
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineConfig:
     source: SourceConfig
     sink: SinkConfig
@@ -127,6 +135,7 @@ class PipelineConfig:
     model: ModelConfig
     decision: DecisionConfig
     warehouse: WarehouseConfig
+    rules: RulesConfig
     detectors: Mapping[str, Any]  # rule_id -> that detector's config dataclass
 
     def resolve(self, path: str) -> Path:
@@ -150,6 +159,7 @@ _SECTIONS = {
     "model": ModelConfig,
     "decision": DecisionConfig,
     "warehouse": WarehouseConfig,
+    "rules": RulesConfig,
 }
 
 
@@ -287,6 +297,8 @@ def _check(cfg: PipelineConfig) -> None:
         )
     if cfg.warehouse.retry_initial_backoff_s <= 0 or cfg.warehouse.retry_max_attempts < 0:
         raise ConfigError("warehouse.retry_*: backoff must be > 0 and max_attempts >= 0")
+    if cfg.rules.watermark_out_of_orderness_ms < 0:
+        raise ConfigError("rules.watermark_out_of_orderness_ms must be >= 0")
     for rule_id, det in cfg.detectors.items():
         # A cap below the count would silently disable the detector.
         need = getattr(det, "min_count", None) or getattr(det, "min_distinct_counterparties", None)
