@@ -27,6 +27,7 @@ from operators.wallet_risk import Duplicate, Scored, new_wallet_state
 
 from .components import Components
 from .config import PipelineConfig
+from .metrics import PipelineMetrics
 from .schemas import processed_row
 
 DLQ_TAG = OutputTag("dlq", Types.STRING())
@@ -91,11 +92,18 @@ class WalletRiskFunction(KeyedProcessFunction):
         state_desc.enable_time_to_live(_ttl(cfg.flink.wallet_state_ttl_ms))
         self._state = runtime_context.get_state(state_desc)
         self._cache: OrderedDict[str, dict] = OrderedDict()
+        m = cfg.metrics
+        self._metrics = PipelineMetrics.from_runtime_context(
+            runtime_context, m.group, m.flush_interval_ms
+        )
         # The cached wallet states are many long-lived containers; default GC thresholds
         # rescan them every few thousand allocations (measured: ~12% of the job's time).
         # Per-record objects form no cycles, so collect rarely and never scan start-up data.
         gc.freeze()
         gc.set_threshold(100_000, 50, 100)
+
+    def close(self) -> None:
+        self._metrics.flush()
 
     def process_element(self, value, ctx: KeyedProcessFunction.Context):
         started_ns = time.perf_counter_ns()
@@ -110,6 +118,7 @@ class WalletRiskFunction(KeyedProcessFunction):
                 cache.popitem(last=False)
         outcome = self._engine.process(state, raw, mirrored, now_ms)
         if outcome is None:
+            self._metrics.record("mirrored", now_ms)
             if mirrored:
                 self._state.update(state)
             return
@@ -122,10 +131,20 @@ class WalletRiskFunction(KeyedProcessFunction):
             if alert is not None:
                 yield ALERTS_TAG, alert.to_json()
             spent_us = (time.perf_counter_ns() - started_ns) // 1000
+            self._metrics.record(
+                "valid",
+                now_ms,
+                event_time_ms=outcome.view.ts,
+                score=score,
+                alert=alert,
+                latency_us=spent_us,
+            )
             yield processed_row(outcome, score, alert, self._model_version, now_ms, spent_us)
         elif isinstance(outcome, Rejection):
+            self._metrics.record("invalid", now_ms, reason=outcome.reason)
             yield DLQ_TAG, dlq_record(raw, outcome.reason, outcome.detail, self._source, now_ms)
         elif isinstance(outcome, Duplicate):
+            self._metrics.record("duplicate", now_ms)
             yield (
                 DUPLICATES_TAG,
                 orjson.dumps(
