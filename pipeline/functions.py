@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 
 import orjson
-from pyflink.common import Time, Types
+from pyflink.common import Duration, Time, Types
 from pyflink.datastream import OutputTag
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import (
@@ -43,6 +43,15 @@ def _ttl(ms: int) -> StateTtlConfig:
         StateTtlConfig.new_builder(Time.milliseconds(ms))
         .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
         .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+        # PyFlink 2.2.1 builds its default RocksDB cleanup strategy (Duration.of_days(30))
+        # through the py4j gateway, which the embedded Python of a standalone TaskManager
+        # lacks: the job fails in open() with FileNotFoundError trying to launch one (a
+        # minicluster has the driver's gateway). So the background defaults are switched
+        # off and set again explicitly, with a gateway-free placeholder for the duration
+        # (never read when the config goes to Java). Same Java TTL config as the defaults.
+        .disable_cleanup_in_background()
+        .cleanup_incrementally(5, False)
+        .cleanup_in_rocksdb_compact_filter(1000, Duration(None))
         .build()
     )
 
@@ -92,18 +101,12 @@ class WalletRiskFunction(KeyedProcessFunction):
         state_desc.enable_time_to_live(_ttl(cfg.flink.wallet_state_ttl_ms))
         self._state = runtime_context.get_state(state_desc)
         self._cache: OrderedDict[str, dict] = OrderedDict()
-        m = cfg.metrics
-        self._metrics = PipelineMetrics.from_runtime_context(
-            runtime_context, m.group, m.flush_interval_ms
-        )
+        self._metrics = PipelineMetrics.from_runtime_context(runtime_context, cfg.metrics.group)
         # The cached wallet states are many long-lived containers; default GC thresholds
         # rescan them every few thousand allocations (measured: ~12% of the job's time).
         # Per-record objects form no cycles, so collect rarely and never scan start-up data.
         gc.freeze()
         gc.set_threshold(100_000, 50, 100)
-
-    def close(self) -> None:
-        self._metrics.flush()
 
     def process_element(self, value, ctx: KeyedProcessFunction.Context):
         started_ns = time.perf_counter_ns()

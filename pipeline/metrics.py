@@ -1,39 +1,42 @@
 """The job's own metrics, registered in Flink's metric groups (issue 7).
 
 `PipelineMetrics` is created in a Flink function's `open()` from its runtime context and
-told about every record with one call, `record(...)`. It counts in plain Python and adds
-the counts to the Flink counters once per `metrics.flush_interval_ms` (and on `flush()`):
-a Flink counter update from thread-mode Python is a call into the JVM, too dear per record.
+told about every record with one call, `record(...)`, which only adds to Python integers.
+Each metric is a Flink *gauge* over such a running total: Flink reads it when a reporter
+or the web UI asks, so a record costs no call into the JVM (a Counter.inc from thread-mode
+Python is one) and nothing waits for a flush when the stream goes quiet. The totals only
+grow, like counters (Flink's Prometheus reporter exports counters as gauges anyway; use
+`rate()` / CloudWatch RATE on them).
 
 Every metric lives under the group `metrics.group` (default ``kinesisanalytics``: Managed
 Service for Apache Flink exports only metrics under that group key to CloudWatch, and turns
 the key/value groups below it into CloudWatch dimensions). Locally the Prometheus reporter
-names them ``flink_taskmanager_job_task_operator_<group>_<name>`` with one label per
-key/value group (see `PROMETHEUS_PREFIX` and README "Monitoring").
+names them ``flink_taskmanager_job_task_operator_<group>[_<label key>]_<name>`` with one
+label per key/value group (see `prometheus_name` and README "Monitoring").
 
-| metric (Flink name) | type | labels | meaning |
-|---|---|---|---|
-| `events_in` | counter | | records of the source seen by the function (mirrored copies excluded) |
-| `valid` | counter | | valid new transactions (processed rows) |
-| `invalid` | counter | `reason` | records sent to the DLQ, per reason code |
-| `duplicates` | counter | | exact resends dropped |
-| `alerts` | counter | `severity` | alerts raised, per severity |
-| `alerts_by_rule` | counter | `rule` | alerts per rule id (an alert with two rules counts twice) |
-| `score_bucket` | counter | `le` | cumulative model-score histogram, `le` in percent or `inf` |
-| `scoring_latency_us_bucket` | counter | `le` | cumulative processing-time histogram, `le` in µs |
-| `scoring_latency_us_sum` | counter | | total per-record processing time, µs (mean = sum / valid) |
-| `event_time_lag_ms` | gauge | | largest now − event_time over the last flush interval |
-| `last_event_time_ms` | gauge | | newest event time seen (epoch ms) |
+| metric (Flink name) | labels | meaning |
+|---|---|---|
+| `events_in` | | records of the source seen by the function (mirrored copies excluded) |
+| `valid` | | valid new transactions (processed rows) |
+| `invalid` | `reason` | records sent to the DLQ, per reason code |
+| `dlq_records` | | records sent to the DLQ (all reasons; for alarms without label sums) |
+| `duplicates` | | exact resends dropped |
+| `alerts` | `severity` | alerts raised, per severity |
+| `alerts_raised` | | alerts raised (all severities) |
+| `alerts_by_rule` | `rule` | alerts per rule id (an alert with two rules counts twice) |
+| `score_bucket` | `le` | cumulative model-score histogram, `le` in percent (95 = ≤ 0.95) or `inf` |
+| `scoring_latency_us_bucket` | `le` | cumulative processing-time histogram, `le` in µs or `inf` |
+| `scoring_latency_us_sum` | | total per-record processing time, µs (mean = sum / valid) |
+| `event_time_lag_ms` | | now − event_time of the latest valid event, at its processing |
+| `last_event_time_ms` | | newest event time seen (epoch ms) |
 
-Histograms are bucketed counters because PyFlink's Python `MetricGroup` has no histogram,
+Histograms are bucketed totals because PyFlink's Python `MetricGroup` has no histogram,
 its `distribution` reaches Prometheus as one number, and CloudWatch takes no histograms.
 """
 
 from __future__ import annotations
 
-import time
 from bisect import bisect_left
-from collections.abc import Callable
 from typing import Any
 
 #: Upper bounds of the model-score buckets (a last `+Inf` bucket is implied).
@@ -61,46 +64,41 @@ def _bound_label(bound: float) -> str:
 
 
 class PipelineMetrics:
-    """Counts outcomes of the keyed function and publishes them to Flink metric groups.
+    """Counts outcomes of the keyed function; Flink reads them through gauges.
 
     `group` is any `pyflink.metrics.MetricGroup` (the runtime context's group plus
-    `metrics.group`). Nothing is registered per record except the first time a new
-    reason, rule or severity appears.
+    `metrics.group`). A gauge is registered the first time a key (a new reason, rule or
+    severity) appears; after that a record only adds to Python integers.
     """
 
-    def __init__(
-        self,
-        group: Any,
-        flush_interval_ms: int = 1_000,
-        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
-    ) -> None:
+    def __init__(self, group: Any) -> None:
         self._group = group
-        self._flush_interval_ms = flush_interval_ms
-        self._clock_ms = clock_ms
-        self._next_flush_ms = 0
-        self._counters: dict[tuple[str, str | None, str | None], Any] = {}
-        # pending increments, keyed like _counters: (name, label key, label value)
-        self._pending: dict[tuple[str, str | None, str | None], int] = {}
+        self._totals: dict[tuple[str, str | None, str | None], int] = {}
         self._score_counts = [0] * (len(SCORE_BUCKETS) + 1)
         self._latency_counts = [0] * (len(LATENCY_BUCKETS_US) + 1)
-        self._lag_window_max_ms = 0
         self.event_time_lag_ms = 0
         self.last_event_time_ms = 0
         group.gauge("event_time_lag_ms", lambda: int(self.event_time_lag_ms))
         group.gauge("last_event_time_ms", lambda: int(self.last_event_time_ms))
-        # Register the fixed counters up front so dashboards see zeros, not gaps.
-        for name in ("events_in", "valid", "duplicates", "scoring_latency_us_sum"):
-            self._counter((name, None, None))
-        for bound in (*SCORE_BUCKETS, float("inf")):
-            self._counter(("score_bucket", "le", _bound_label(bound)))
-        for bound in (*LATENCY_BUCKETS_US, float("inf")):
-            self._counter(("scoring_latency_us_bucket", "le", _bound_label(bound)))
+        # Register the fixed totals up front so dashboards see zeros, not gaps.
+        for name in (
+            "events_in",
+            "valid",
+            "duplicates",
+            "dlq_records",
+            "alerts_raised",
+            "scoring_latency_us_sum",
+        ):
+            self._register((name, None, None))
+        self._register_buckets("score_bucket", SCORE_BUCKETS, self._score_counts)
+        self._register_buckets(
+            "scoring_latency_us_bucket", LATENCY_BUCKETS_US, self._latency_counts
+        )
 
     @classmethod
-    def from_runtime_context(cls, runtime_context, group_name: str, flush_interval_ms: int):
+    def from_runtime_context(cls, runtime_context, group_name: str) -> PipelineMetrics:
         """The metrics of one Flink function instance; call in `open()`."""
-        group = runtime_context.get_metrics_group().add_group(group_name)
-        return cls(group, flush_interval_ms)
+        return cls(runtime_context.get_metrics_group().add_group(group_name))
 
     def record(
         self,
@@ -119,71 +117,63 @@ class PipelineMetrics:
         receiver's copy of a transfer: not an input event). For ``valid`` pass the event
         time, the model score, the alert (or None) and the processing time in µs.
         """
-        pending = self._pending
-        if kind != "mirrored":
-            key = ("events_in", None, None)
-            pending[key] = pending.get(key, 0) + 1
+        if kind == "mirrored":
+            return
+        totals = self._totals
+        totals[_EVENTS_IN] += 1
         if kind == "valid":
-            key = ("valid", None, None)
-            pending[key] = pending.get(key, 0) + 1
+            totals[_VALID] += 1
             if score is not None:
                 self._score_counts[bisect_left(SCORE_BUCKETS, score)] += 1
             if latency_us is not None:
                 self._latency_counts[bisect_left(LATENCY_BUCKETS_US, latency_us)] += 1
-                key = ("scoring_latency_us_sum", None, None)
-                pending[key] = pending.get(key, 0) + int(latency_us)
+                totals[_LATENCY_SUM] += int(latency_us)
             if event_time_ms is not None:
-                lag = now_ms - event_time_ms
-                if lag > self._lag_window_max_ms:
-                    self._lag_window_max_ms = lag
+                self.event_time_lag_ms = now_ms - event_time_ms
                 if event_time_ms > self.last_event_time_ms:
                     self.last_event_time_ms = event_time_ms
             if alert is not None:
-                key = ("alerts", "severity", alert.severity)
-                pending[key] = pending.get(key, 0) + 1
+                totals[_ALERTS] += 1
+                self._add(("alerts", "severity", alert.severity))
                 for rule in alert.rule_ids:
-                    key = ("alerts_by_rule", "rule", rule)
-                    pending[key] = pending.get(key, 0) + 1
+                    self._add(("alerts_by_rule", "rule", rule))
         elif kind == "invalid":
-            key = ("invalid", "reason", reason or "unknown")
-            pending[key] = pending.get(key, 0) + 1
+            totals[_DLQ] += 1
+            self._add(("invalid", "reason", reason or "unknown"))
         elif kind == "duplicate":
-            key = ("duplicates", None, None)
-            pending[key] = pending.get(key, 0) + 1
-        if now_ms >= self._next_flush_ms:
-            self.flush(now_ms)
+            totals[_DUPLICATES] += 1
 
-    def flush(self, now_ms: int | None = None) -> None:
-        """Add everything counted since the last flush to the Flink metrics."""
-        now_ms = self._clock_ms() if now_ms is None else now_ms
-        self._next_flush_ms = now_ms + self._flush_interval_ms
-        for key, n in self._pending.items():
-            if n:
-                self._counter(key).inc(n)
-        self._pending.clear()
-        self._flush_buckets("score_bucket", SCORE_BUCKETS, self._score_counts)
-        self._flush_buckets("scoring_latency_us_bucket", LATENCY_BUCKETS_US, self._latency_counts)
-        self.event_time_lag_ms = self._lag_window_max_ms
-        self._lag_window_max_ms = 0
+    def total(self, name: str, label_value: str | None = None) -> int:
+        """The running total of a metric (and label value), as the gauge reports it."""
+        return sum(v for (n, _, lv), v in self._totals.items() if n == name and lv == label_value)
 
-    def _flush_buckets(self, name: str, bounds, counts: list[int]) -> None:
-        # Cumulative (Prometheus `le`) buckets: each observation counts in its own bucket
-        # and every wider one, so PromQL's histogram_quantile works on them as they are.
-        if not any(counts):
-            return
-        running = 0
-        for bound, n in zip((*bounds, float("inf")), counts, strict=True):
-            running += n
-            if running:
-                self._counter((name, "le", _bound_label(bound))).inc(running)
-        counts[:] = [0] * len(counts)
+    def _add(self, key: tuple[str, str | None, str | None]) -> None:
+        if key in self._totals:
+            self._totals[key] += 1
+        else:
+            self._register(key)
+            self._totals[key] = 1
 
-    def _counter(self, key: tuple[str, str | None, str | None]):
-        counter = self._counters.get(key)
-        if counter is None:
-            name, label_key, label_value = key
-            group = self._group
-            if label_key is not None:
-                group = group.add_group(label_key, label_value)
-            counter = self._counters[key] = group.counter(name)
-        return counter
+    def _register(self, key: tuple[str, str | None, str | None]) -> None:
+        self._totals.setdefault(key, 0)
+        name, label_key, label_value = key
+        group = self._group
+        if label_key is not None:
+            group = group.add_group(label_key, label_value)
+        totals = self._totals
+        group.gauge(name, lambda: totals[key])
+
+    def _register_buckets(self, name: str, bounds, counts: list[int]) -> None:
+        # Cumulative (Prometheus `le`) buckets: each gauge sums its own bucket and every
+        # narrower one when read, so PromQL's histogram_quantile-style reading works.
+        for i, bound in enumerate((*bounds, float("inf"))):
+            group = self._group.add_group("le", _bound_label(bound))
+            group.gauge(name, lambda i=i: sum(counts[: i + 1]))
+
+
+_EVENTS_IN = ("events_in", None, None)
+_VALID = ("valid", None, None)
+_DUPLICATES = ("duplicates", None, None)
+_DLQ = ("dlq_records", None, None)
+_ALERTS = ("alerts_raised", None, None)
+_LATENCY_SUM = ("scoring_latency_us_sum", None, None)

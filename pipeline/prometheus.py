@@ -127,19 +127,35 @@ def default_url(ports: str) -> str:
     return f"http://127.0.0.1:{first}/metrics"
 
 
-def find_endpoint(ports: str, timeout_s: float = 1.0) -> str | None:
-    """The first port of a range where a Flink reporter answers, as a scrape URL."""
+def find_endpoints(ports: str, timeout_s: float = 1.0) -> list[str]:
+    """Scrape URLs of every port of a range where a Flink reporter answers.
+
+    A cluster's JobManager and each TaskManager take one port each (operator metrics live
+    on the TaskManagers'); a minicluster takes one.
+    """
     from .config import _port_range
 
+    urls = []
     for port in sorted(_port_range(ports)):
         url = f"http://127.0.0.1:{port}/metrics"
         try:
             with urllib.request.urlopen(url, timeout=timeout_s) as resp:
                 if resp.status == 200:
-                    return url
+                    urls.append(url)
         except OSError:
             continue
-    return None
+    return urls
+
+
+def scrape_all(urls: Iterable[str]) -> list[Sample]:
+    """The samples of every URL (one that fails to answer is skipped)."""
+    samples: list[Sample] = []
+    for url in urls:
+        try:
+            samples += scrape(url)
+        except OSError:
+            continue
+    return samples
 
 
 def record(
@@ -156,12 +172,9 @@ def record(
     with open(out, "a", encoding="utf-8") as f:
         while deadline is None or time.monotonic() < deadline:
             started = time.monotonic()
-            endpoint = url or find_endpoint(ports)
-            if endpoint:
-                try:
-                    summary = summarize(scrape(endpoint), group)
-                except OSError:
-                    summary = {}
+            urls = [url] if url else find_endpoints(ports)
+            if urls:
+                summary = summarize(scrape_all(urls), group)
                 if summary:
                     line = {"ts_ms": time.time_ns() // 1_000_000, "metrics": summary}
                     f.write(json.dumps(line, sort_keys=True) + "\n")
@@ -204,11 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config()
     ports = args.ports or cfg.metrics.prometheus_ports
     if args.command == "show":
-        url = args.url or find_endpoint(ports)
-        if url is None:
+        urls = [args.url] if args.url else find_endpoints(ports)
+        if not urls:
             print(f"no Flink Prometheus reporter answers on 127.0.0.1:{ports}", file=sys.stderr)
             return 1
-        for key, value in sorted(summarize(scrape(url), cfg.metrics.group).items()):
+        for key, value in sorted(summarize(scrape_all(urls), cfg.metrics.group).items()):
             print(f"{key:<80} {value:,.0f}")
         return 0
     out = Path(args.out) if args.out else cfg.resolve(cfg.metrics.samples_file)
