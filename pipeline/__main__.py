@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
         default="file",
         help="where the job reads the events: the file, or a Kafka topic of the local stack",
     )
+    dash = sub.add_parser("dashboard", help="write the self-contained HTML dashboard of a run")
+    dash.add_argument("--out", default="out/dashboard.html")
+    dash.add_argument("--samples", help="recorded metrics (default metrics.samples_file)")
+    dash.add_argument("--run", help="the run's lake folder (default sink.output_dir)")
+    dash.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
 
     from .config import effective_values, env_var_name, load_config
@@ -47,6 +52,17 @@ def main(argv: list[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return bench_main(args.events, args.source)
+    if args.command == "dashboard":
+        from pathlib import Path
+
+        from .dashboard import main as dashboard_main
+
+        return dashboard_main(
+            cfg,
+            cfg.resolve(args.out),
+            Path(args.samples) if args.samples else None,
+            Path(args.run) if args.run else None,
+        )
     if args.command == "run":
         from .run import main as run_main
 
