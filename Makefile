@@ -5,10 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce
+.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce \
+	cluster-up cluster-submit cluster-status cluster-down dashboard metrics-record alarms-watch
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@bash scripts/setup-system.sh
@@ -63,3 +64,24 @@ clean: ## remove outputs and build artefacts (keeps the virtualenv)
 
 produce: $(STAMP) ## send transactions to the local stack (SINK=kafka|kinesis, ARGS="--events N --rate R")
 	$(PY) -m pipeline.produce $${SINK:-kafka} $(ARGS)
+
+cluster-up: setup ## start the local standalone Flink cluster, web UI on http://127.0.0.1:8081
+	$(PY) -m pipeline.cluster up
+
+cluster-submit: setup ## submit the job to the local cluster (ARGS="--set source.kind=kafka ...")
+	$(PY) -m pipeline.cluster submit $(ARGS)
+
+cluster-status: ## task managers, slots and jobs of the local cluster
+	$(PY) -m pipeline.cluster status
+
+cluster-down: ## stop the local cluster and check that no process or port is left
+	$(PY) -m pipeline.cluster down
+
+metrics-record: $(STAMP) ## append scraped metrics to out/metrics/samples.jsonl (PORTS=9260-9269 for the cluster)
+	$(PY) -m pipeline.prometheus record $(if $(PORTS),--ports $(PORTS))
+
+alarms-watch: $(STAMP) ## evaluate the pipeline alarms on scraped metrics, publish to SNS (moto)
+	$(PY) -m pipeline.alarms watch $(if $(PORTS),--ports $(PORTS))
+
+dashboard: $(STAMP) ## write out/dashboard.html from the recorded metrics and the run's lake
+	$(PY) -m pipeline dashboard --out out/dashboard.html

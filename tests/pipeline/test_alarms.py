@@ -160,3 +160,12 @@ def test_cloudwatch_alarms_are_created_for_the_sns_topic(local_stack):
     assert suffixes == {"ingestion-stall", "consumer-lag", "error-rate", "alert-spike"}
     topic_arn = SnsPublisher(cfg).topic_arn
     assert all(a["AlarmActions"] == [topic_arn] for a in found)
+
+
+def test_committed_cloudformation_template_is_the_generated_one():
+    from pipeline.config import PROJECT_ROOT
+
+    committed = json.loads((PROJECT_ROOT / "deploy" / "cloudwatch-alarms.json").read_text())
+    assert committed == cloudformation_template(load_config(environ={}).alarms), (
+        "regenerate: python -m pipeline.alarms cloudformation > deploy/cloudwatch-alarms.json"
+    )
