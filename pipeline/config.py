@@ -90,6 +90,7 @@ class DecisionConfig:
 @dataclass(frozen=True, slots=True)
 class MetricsConfig:
     group: str  # metric group every pipeline metric lives under (kinesisanalytics on MSF)
+    flush_interval_ms: int
     prometheus_ports: str  # port or range for the local Prometheus reporter; "" = none
     samples_file: str
     scrape_interval_ms: int

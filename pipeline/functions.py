@@ -101,17 +101,25 @@ class WalletRiskFunction(KeyedProcessFunction):
         state_desc.enable_time_to_live(_ttl(cfg.flink.wallet_state_ttl_ms))
         self._state = runtime_context.get_state(state_desc)
         self._cache: OrderedDict[str, dict] = OrderedDict()
-        self._metrics = PipelineMetrics.from_runtime_context(runtime_context, cfg.metrics.group)
+        m = cfg.metrics
+        self._metrics = PipelineMetrics.from_runtime_context(
+            runtime_context, m.group, m.flush_interval_ms
+        )
         # The cached wallet states are many long-lived containers; default GC thresholds
         # rescan them every few thousand allocations (measured: ~12% of the job's time).
         # Per-record objects form no cycles, so collect rarely and never scan start-up data.
         gc.freeze()
         gc.set_threshold(100_000, 50, 100)
 
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
+        # The only timers are the metrics' flush timers (PipelineMetrics.schedule_flush).
+        self._metrics.on_timer(timestamp)
+
     def process_element(self, value, ctx: KeyedProcessFunction.Context):
         started_ns = time.perf_counter_ns()
         key, raw, mirrored = value[0], value[1], value[2]
         now_ms = time.time_ns() // 1_000_000
+        self._metrics.schedule_flush(ctx.timer_service(), now_ms)
         cache = self._cache
         state = cache.get(key)
         if state is None:

@@ -1,12 +1,19 @@
 """The job's own metrics, registered in Flink's metric groups (issue 7).
 
 `PipelineMetrics` is created in a Flink function's `open()` from its runtime context and
-told about every record with one call, `record(...)`, which only adds to Python integers.
-Each metric is a Flink *gauge* over such a running total: Flink reads it when a reporter
-or the web UI asks, so a record costs no call into the JVM (a Counter.inc from thread-mode
-Python is one) and nothing waits for a flush when the stream goes quiet. The totals only
-grow, like counters (Flink's Prometheus reporter exports counters as gauges anyway; use
-`rate()` / CloudWatch RATE on them).
+told about every record with one call, `record(...)`. It counts in plain Python and adds the
+counts to Flink *counters* at most once per `flush_interval_ms` (default 1 s): a counter
+update from thread-mode Python is a call into the JVM, too dear per record. So that the last
+counts of a stream that goes quiet are not left behind, the function also asks for a
+processing-time timer (`schedule_flush`) and calls `on_timer()` from its `on_timer`.
+
+Why counters and not Python gauges: PyFlink's Python gauge is a Python callable that Flink
+calls from the reporter's thread (the Prometheus HTTP thread, the web UI's metric fetcher).
+In thread mode that runs the embedded interpreter from a second thread while the task
+thread runs it: measured here, the JVM dies with SIGSEGV in libpython within seconds of
+scraping. Every metric below is therefore a Counter updated only from the task thread;
+the two "gauges" (`event_time_lag_ms`, `last_event_time_ms`) are counters moved by the
+difference to their new value (Flink's Prometheus reporter exports counters as gauges).
 
 Every metric lives under the group `metrics.group` (default ``kinesisanalytics``: Managed
 Service for Apache Flink exports only metrics under that group key to CloudWatch, and turns
@@ -27,10 +34,10 @@ label per key/value group (see `prometheus_name` and README "Monitoring").
 | `score_bucket` | `le` | cumulative model-score histogram, `le` in percent (95 = ≤ 0.95) or `inf` |
 | `scoring_latency_us_bucket` | `le` | cumulative processing-time histogram, `le` in µs or `inf` |
 | `scoring_latency_us_sum` | | total per-record processing time, µs (mean = sum / valid) |
-| `event_time_lag_ms` | | now − event_time of the latest valid event, at its processing |
-| `last_event_time_ms` | | newest event time seen (epoch ms) |
+| `event_time_lag_ms` | | largest now − event_time of the last flush interval (set, not summed) |
+| `last_event_time_ms` | | newest event time seen, epoch ms (set, not summed) |
 
-Histograms are bucketed totals because PyFlink's Python `MetricGroup` has no histogram,
+Histograms are bucketed counters because PyFlink's Python `MetricGroup` has no histogram,
 its `distribution` reaches Prometheus as one number, and CloudWatch takes no histograms.
 """
 
@@ -64,41 +71,50 @@ def _bound_label(bound: float) -> str:
 
 
 class PipelineMetrics:
-    """Counts outcomes of the keyed function; Flink reads them through gauges.
+    """Counts outcomes of the keyed function and adds them to Flink counters.
 
     `group` is any `pyflink.metrics.MetricGroup` (the runtime context's group plus
-    `metrics.group`). A gauge is registered the first time a key (a new reason, rule or
-    severity) appears; after that a record only adds to Python integers.
+    `metrics.group`). Every Flink call happens on the caller's (task) thread: a counter is
+    registered the first time a key (a new reason, rule or severity) appears, and counters
+    are incremented once per flush.
     """
 
-    def __init__(self, group: Any) -> None:
+    def __init__(self, group: Any, flush_interval_ms: int = 1_000) -> None:
         self._group = group
-        self._totals: dict[tuple[str, str | None, str | None], int] = {}
+        self._flush_interval_ms = flush_interval_ms
+        self._next_flush_ms = 0
+        self._timer_set = False
+        self._counters: dict[tuple[str, str | None, str | None], Any] = {}
+        # increments not yet added to the Flink counters: (name, label key, label value)
+        self._pending: dict[tuple[str, str | None, str | None], int] = {}
         self._score_counts = [0] * (len(SCORE_BUCKETS) + 1)
         self._latency_counts = [0] * (len(LATENCY_BUCKETS_US) + 1)
-        self.event_time_lag_ms = 0
+        self._lag_window_max_ms: int | None = None
+        self._published = {_LAG: 0, _LAST_EVENT: 0}
         self.last_event_time_ms = 0
-        group.gauge("event_time_lag_ms", lambda: int(self.event_time_lag_ms))
-        group.gauge("last_event_time_ms", lambda: int(self.last_event_time_ms))
-        # Register the fixed totals up front so dashboards see zeros, not gaps.
-        for name in (
-            "events_in",
-            "valid",
-            "duplicates",
-            "dlq_records",
-            "alerts_raised",
-            "scoring_latency_us_sum",
+        # Register the fixed counters up front so dashboards see zeros, not gaps.
+        for key in (
+            _EVENTS_IN,
+            _VALID,
+            _DUPLICATES,
+            _DLQ,
+            _ALERTS,
+            _LATENCY_SUM,
+            _LAG,
+            _LAST_EVENT,
         ):
-            self._register((name, None, None))
-        self._register_buckets("score_bucket", SCORE_BUCKETS, self._score_counts)
-        self._register_buckets(
-            "scoring_latency_us_bucket", LATENCY_BUCKETS_US, self._latency_counts
-        )
+            self._counter(key)
+        for bound in (*SCORE_BUCKETS, float("inf")):
+            self._counter(("score_bucket", "le", _bound_label(bound)))
+        for bound in (*LATENCY_BUCKETS_US, float("inf")):
+            self._counter(("scoring_latency_us_bucket", "le", _bound_label(bound)))
 
     @classmethod
-    def from_runtime_context(cls, runtime_context, group_name: str) -> PipelineMetrics:
+    def from_runtime_context(
+        cls, runtime_context, group_name: str, flush_interval_ms: int = 1_000
+    ) -> PipelineMetrics:
         """The metrics of one Flink function instance; call in `open()`."""
-        return cls(runtime_context.get_metrics_group().add_group(group_name))
+        return cls(runtime_context.get_metrics_group().add_group(group_name), flush_interval_ms)
 
     def record(
         self,
@@ -117,58 +133,102 @@ class PipelineMetrics:
         receiver's copy of a transfer: not an input event). For ``valid`` pass the event
         time, the model score, the alert (or None) and the processing time in µs.
         """
-        if kind == "mirrored":
-            return
-        totals = self._totals
-        totals[_EVENTS_IN] += 1
-        if kind == "valid":
-            totals[_VALID] += 1
-            if score is not None:
-                self._score_counts[bisect_left(SCORE_BUCKETS, score)] += 1
-            if latency_us is not None:
-                self._latency_counts[bisect_left(LATENCY_BUCKETS_US, latency_us)] += 1
-                totals[_LATENCY_SUM] += int(latency_us)
-            if event_time_ms is not None:
-                self.event_time_lag_ms = now_ms - event_time_ms
-                if event_time_ms > self.last_event_time_ms:
-                    self.last_event_time_ms = event_time_ms
-            if alert is not None:
-                totals[_ALERTS] += 1
-                self._add(("alerts", "severity", alert.severity))
-                for rule in alert.rule_ids:
-                    self._add(("alerts_by_rule", "rule", rule))
-        elif kind == "invalid":
-            totals[_DLQ] += 1
-            self._add(("invalid", "reason", reason or "unknown"))
-        elif kind == "duplicate":
-            totals[_DUPLICATES] += 1
+        if kind != "mirrored":
+            pending = self._pending
+            pending[_EVENTS_IN] = pending.get(_EVENTS_IN, 0) + 1
+            if kind == "valid":
+                pending[_VALID] = pending.get(_VALID, 0) + 1
+                if score is not None:
+                    self._score_counts[bisect_left(SCORE_BUCKETS, score)] += 1
+                if latency_us is not None:
+                    self._latency_counts[bisect_left(LATENCY_BUCKETS_US, latency_us)] += 1
+                    pending[_LATENCY_SUM] = pending.get(_LATENCY_SUM, 0) + int(latency_us)
+                if event_time_ms is not None:
+                    lag = now_ms - event_time_ms
+                    if self._lag_window_max_ms is None or lag > self._lag_window_max_ms:
+                        self._lag_window_max_ms = lag
+                    if event_time_ms > self.last_event_time_ms:
+                        self.last_event_time_ms = event_time_ms
+                if alert is not None:
+                    pending[_ALERTS] = pending.get(_ALERTS, 0) + 1
+                    key = ("alerts", "severity", alert.severity)
+                    pending[key] = pending.get(key, 0) + 1
+                    for rule in alert.rule_ids:
+                        key = ("alerts_by_rule", "rule", rule)
+                        pending[key] = pending.get(key, 0) + 1
+            elif kind == "invalid":
+                pending[_DLQ] = pending.get(_DLQ, 0) + 1
+                key = ("invalid", "reason", reason or "unknown")
+                pending[key] = pending.get(key, 0) + 1
+            elif kind == "duplicate":
+                pending[_DUPLICATES] = pending.get(_DUPLICATES, 0) + 1
+        if now_ms >= self._next_flush_ms:
+            self.flush(now_ms)
+
+    def schedule_flush(self, timer_service, now_ms: int) -> None:
+        """Ask for a processing-time timer one interval ahead unless one is pending; the
+        function's `on_timer` then calls `on_timer()` (flushes the tail of a stream that goes
+        quiet). At most one timer per interval while records flow."""
+        if not self._timer_set:
+            timer_service.register_processing_time_timer(now_ms + self._flush_interval_ms)
+            self._timer_set = True
+
+    def on_timer(self, timestamp_ms: int) -> None:
+        """The flush timer fired (call from the function's `on_timer`)."""
+        self._timer_set = False
+        self.flush(timestamp_ms)
+
+    def flush(self, now_ms: int | None = None) -> None:
+        """Add everything counted since the last flush to the Flink counters."""
+        if now_ms is not None:
+            self._next_flush_ms = now_ms + self._flush_interval_ms
+        for key, n in self._pending.items():
+            if n:
+                self._counter(key).inc(n)
+        self._pending.clear()
+        self._flush_buckets("score_bucket", SCORE_BUCKETS, self._score_counts)
+        self._flush_buckets("scoring_latency_us_bucket", LATENCY_BUCKETS_US, self._latency_counts)
+        if self._lag_window_max_ms is not None:
+            self._set(_LAG, self._lag_window_max_ms)
+            self._lag_window_max_ms = None
+        self._set(_LAST_EVENT, self.last_event_time_ms)
 
     def total(self, name: str, label_value: str | None = None) -> int:
-        """The running total of a metric (and label value), as the gauge reports it."""
-        return sum(v for (n, _, lv), v in self._totals.items() if n == name and lv == label_value)
+        """The value of a Flink counter (as flushed), for tests and the summary."""
+        return sum(
+            c.get_count()
+            for (n, _, lv), c in self._counters.items()
+            if n == name and lv == label_value
+        )
 
-    def _add(self, key: tuple[str, str | None, str | None]) -> None:
-        if key in self._totals:
-            self._totals[key] += 1
-        else:
-            self._register(key)
-            self._totals[key] = 1
+    def _set(self, key: tuple[str, str | None, str | None], value: int) -> None:
+        # A counter used as a settable gauge: moved by the difference to its new value.
+        delta = int(value) - self._published[key]
+        if delta:
+            self._counter(key).inc(delta)
+            self._published[key] = int(value)
 
-    def _register(self, key: tuple[str, str | None, str | None]) -> None:
-        self._totals.setdefault(key, 0)
-        name, label_key, label_value = key
-        group = self._group
-        if label_key is not None:
-            group = group.add_group(label_key, label_value)
-        totals = self._totals
-        group.gauge(name, lambda: totals[key])
+    def _flush_buckets(self, name: str, bounds, counts: list[int]) -> None:
+        # Cumulative (Prometheus `le`) buckets: each observation counts in its own bucket
+        # and every wider one, so PromQL's histogram_quantile-style reading works.
+        if not any(counts):
+            return
+        running = 0
+        for bound, n in zip((*bounds, float("inf")), counts, strict=True):
+            running += n
+            if running:
+                self._counter((name, "le", _bound_label(bound))).inc(running)
+        counts[:] = [0] * len(counts)
 
-    def _register_buckets(self, name: str, bounds, counts: list[int]) -> None:
-        # Cumulative (Prometheus `le`) buckets: each gauge sums its own bucket and every
-        # narrower one when read, so PromQL's histogram_quantile-style reading works.
-        for i, bound in enumerate((*bounds, float("inf"))):
-            group = self._group.add_group("le", _bound_label(bound))
-            group.gauge(name, lambda i=i: sum(counts[: i + 1]))
+    def _counter(self, key: tuple[str, str | None, str | None]):
+        counter = self._counters.get(key)
+        if counter is None:
+            name, label_key, label_value = key
+            group = self._group
+            if label_key is not None:
+                group = group.add_group(label_key, label_value)
+            counter = self._counters[key] = group.counter(name)
+        return counter
 
 
 _EVENTS_IN = ("events_in", None, None)
@@ -177,3 +237,6 @@ _DUPLICATES = ("duplicates", None, None)
 _DLQ = ("dlq_records", None, None)
 _ALERTS = ("alerts_raised", None, None)
 _LATENCY_SUM = ("scoring_latency_us_sum", None, None)
+_LAG = ("event_time_lag_ms", None, None)
+_LAST_EVENT = ("last_event_time_ms", None, None)
+_FIXED = (_EVENTS_IN, _VALID, _DUPLICATES, _DLQ, _ALERTS, _LATENCY_SUM, _LAG, _LAST_EVENT)

@@ -10,9 +10,24 @@ from pyflink.metrics import Counter, MetricGroup
 from pipeline.metrics import PipelineMetrics
 
 
+class _Counter(Counter):
+    def __init__(self) -> None:
+        self.count = 0
+        self.calls = 0
+
+    def inc(self, n: int = 1):
+        self.count += n
+        self.calls += 1
+
+    def dec(self, n: int = 1):
+        self.inc(-n)
+
+    def get_count(self) -> int:
+        return self.count
+
+
 class _Group(MetricGroup):
-    """Flattens the group hierarchy into names like Flink's Prometheus reporter does; gauges
-    are kept as their callables."""
+    """Flattens the group hierarchy into names like Flink's Prometheus reporter does."""
 
     def __init__(self, registry: dict, scope: str = "", labels: tuple = ()) -> None:
         self.registry, self.scope, self.labels = registry, scope, labels
@@ -26,10 +41,12 @@ class _Group(MetricGroup):
         return f"{self.scope}{name}" + (f"{{{labels}}}" if labels else "")
 
     def counter(self, name: str) -> Counter:
-        raise AssertionError("PipelineMetrics registers gauges only (no JVM call per record)")
+        return self.registry.setdefault(self._key(name), _Counter())
 
     def gauge(self, name: str, obj) -> None:
-        self.registry[self._key(name)] = obj
+        # Flink would call a Python gauge from the reporter's thread: in thread mode that
+        # crashed the JVM (SIGSEGV in libpython), so PipelineMetrics must never register one.
+        raise AssertionError("PipelineMetrics must not register Python gauges")
 
     def meter(self, name: str, time_span_in_seconds: int = 60):
         raise NotImplementedError
@@ -44,14 +61,22 @@ class _Alert:
     rule_ids: tuple[str, ...]
 
 
-def _metrics():
+class _Timers:
+    def __init__(self) -> None:
+        self.registered: list[int] = []
+
+    def register_processing_time_timer(self, ts: int) -> None:
+        self.registered.append(ts)
+
+
+def _metrics(flush_interval_ms: int = 1_000):
     registry: dict = {}
-    return PipelineMetrics(_Group(registry).add_group("kinesisanalytics")), registry
+    group = _Group(registry).add_group("kinesisanalytics")
+    return PipelineMetrics(group, flush_interval_ms), registry
 
 
-def _read(registry: dict, key: str) -> int:
-    """What Flink reads: every pipeline metric is a gauge over a running total."""
-    return registry[key]()
+def _count(registry: dict, key: str) -> int:
+    return registry[key].count
 
 
 def test_metrics_count_each_outcome_under_the_group_with_labels():
@@ -61,46 +86,69 @@ def test_metrics_count_each_outcome_under_the_group_with_labels():
     m.record("invalid", 20, reason="bad_amount")
     m.record("duplicate", 30)
     m.record("mirrored", 40)
+    m.flush(50)
 
-    assert _read(reg, "kinesisanalytics_events_in") == 4  # the mirrored copy is no event
-    assert _read(reg, "kinesisanalytics_valid") == 2
-    assert _read(reg, "kinesisanalytics_duplicates") == 1
-    assert _read(reg, "kinesisanalytics_reason_invalid{reason=bad_amount}") == 1
-    assert _read(reg, "kinesisanalytics_severity_alerts{severity=critical}") == 1
-    assert _read(reg, "kinesisanalytics_rule_alerts_by_rule{rule=model_score}") == 1
-    assert _read(reg, "kinesisanalytics_scoring_latency_us_sum") == 80
-    assert _read(reg, "kinesisanalytics_dlq_records") == 1
-    assert _read(reg, "kinesisanalytics_alerts_raised") == 1
+    assert _count(reg, "kinesisanalytics_events_in") == 4  # the mirrored copy is no event
+    assert _count(reg, "kinesisanalytics_valid") == 2
+    assert _count(reg, "kinesisanalytics_duplicates") == 1
+    assert _count(reg, "kinesisanalytics_reason_invalid{reason=bad_amount}") == 1
+    assert _count(reg, "kinesisanalytics_dlq_records") == 1
+    assert _count(reg, "kinesisanalytics_severity_alerts{severity=critical}") == 1
+    assert _count(reg, "kinesisanalytics_alerts_raised") == 1
+    assert _count(reg, "kinesisanalytics_rule_alerts_by_rule{rule=model_score}") == 1
+    assert _count(reg, "kinesisanalytics_scoring_latency_us_sum") == 80
+    assert m.total("invalid", "bad_amount") == 1
 
 
 def test_score_and_latency_buckets_are_cumulative():
     m, reg = _metrics()
     for score in (0.05, 0.15, 0.5, 0.96, 0.999):
         m.record("valid", 0, score=score, latency_us=150)
+    m.flush(1)
 
     def bucket(le: str) -> int:
-        return _read(reg, f"kinesisanalytics_le_score_bucket{{le={le}}}")
+        return _count(reg, f"kinesisanalytics_le_score_bucket{{le={le}}}")
 
     bounds = ("10", "20", "50", "90", "95", "99", "inf")
     assert [bucket(le) for le in bounds] == [1, 2, 3, 3, 3, 4, 5]
-    assert _read(reg, "kinesisanalytics_le_scoring_latency_us_bucket{le=100}") == 0
-    assert _read(reg, "kinesisanalytics_le_scoring_latency_us_bucket{le=200}") == 5
+    assert _count(reg, "kinesisanalytics_le_scoring_latency_us_bucket{le=100}") == 0
+    assert _count(reg, "kinesisanalytics_le_scoring_latency_us_bucket{le=200}") == 5
 
 
-def test_a_new_label_value_registers_one_gauge_then_only_counts():
-    m, reg = _metrics()
-    m.record("invalid", 0, reason="bad_ip")
-    gauge = reg["kinesisanalytics_reason_invalid{reason=bad_ip}"]
+def test_counts_reach_flink_once_per_flush_interval_not_per_record():
+    m, reg = _metrics(flush_interval_ms=1_000)
+    m.record("invalid", 0, reason="bad_ip")  # the first record flushes (nothing flushed yet)
     for t in range(1, 500):
         m.record("invalid", t, reason="bad_ip")
-    assert reg["kinesisanalytics_reason_invalid{reason=bad_ip}"] is gauge
-    assert gauge() == 500  # read when asked: nothing waits for a flush
-    assert m.total("invalid", "bad_ip") == 500
+    counter = reg["kinesisanalytics_reason_invalid{reason=bad_ip}"]
+    assert (counter.count, counter.calls) == (1, 1)  # the other 499 wait for the interval
+
+    m.record("invalid", 1_000, reason="bad_ip")
+    assert (counter.count, counter.calls) == (501, 2)
 
 
-def test_event_time_lag_gauge_is_the_latest_events_lag():
+def test_a_quiet_stream_is_flushed_by_the_processing_time_timer():
+    m, reg = _metrics(flush_interval_ms=1_000)
+    timers = _Timers()
+    for t in (0, 100, 200):
+        m.schedule_flush(timers, t)
+        m.record("duplicate", t)
+    assert timers.registered == [1_000]  # one timer, not one per record
+    assert _count(reg, "kinesisanalytics_duplicates") == 1  # 2 still pending
+    m.on_timer(1_000)
+    assert _count(reg, "kinesisanalytics_duplicates") == 3
+    m.schedule_flush(timers, 5_000)
+    assert timers.registered == [1_000, 6_000]
+
+
+def test_lag_and_last_event_time_are_set_not_summed():
     m, reg = _metrics()
-    m.record("valid", 10_000, event_time_ms=4_000)
-    m.record("valid", 10_100, event_time_ms=9_000)
-    assert _read(reg, "kinesisanalytics_event_time_lag_ms") == 1_100
-    assert _read(reg, "kinesisanalytics_last_event_time_ms") == 9_000
+    m.record("valid", 10_000, event_time_ms=9_000)
+    m.record("valid", 10_100, event_time_ms=4_000)
+    m.flush(10_200)
+    assert _count(reg, "kinesisanalytics_event_time_lag_ms") == 6_100  # largest of the interval
+    assert _count(reg, "kinesisanalytics_last_event_time_ms") == 9_000
+    m.record("valid", 20_000, event_time_ms=19_500)
+    m.flush(20_100)
+    assert _count(reg, "kinesisanalytics_event_time_lag_ms") == 500
+    assert _count(reg, "kinesisanalytics_last_event_time_ms") == 19_500
