@@ -70,6 +70,9 @@ def cluster_options(cfg: PipelineConfig) -> dict[str, str]:
         "taskmanager.numberOfTaskSlots": str(c.taskmanager_slots),
         "taskmanager.memory.process.size": c.taskmanager_memory,
         "parallelism.default": str(cfg.flink.parallelism),
+        # The actor system's start-up timeout (10 s by default) was too short on this
+        # 2-core machine under load: the JobManager died with "Could not create actor system".
+        "pekko.startup-timeout": "60 s",
         "rest.address": "127.0.0.1",
         "rest.bind-address": "127.0.0.1",
         "rest.port": str(c.rest_port),
@@ -192,6 +195,14 @@ def pids(cfg: PipelineConfig) -> list[int]:
     return alive
 
 
+def _daemon_alive(cfg: PipelineConfig, daemon: str) -> bool:
+    """Whether a process of the daemon's pid file (standalonesession | taskexecutor) lives."""
+    for f in _dirs(cfg)["pids"].glob(f"*-{daemon}.pid"):
+        if any(line.isdigit() and _alive(int(line)) for line in f.read_text().split()):
+            return True
+    return False
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -211,7 +222,7 @@ def _script(name: str) -> str:
     return str(flink_home() / "bin" / name)
 
 
-def up(cfg: PipelineConfig, timeout_s: float = 90.0) -> None:
+def up(cfg: PipelineConfig, timeout_s: float = 180.0) -> None:
     """Start the JobManager and one TaskManager; wait until the task manager registered."""
     if is_up(cfg):
         print(f"cluster already up: {rest_url(cfg)}")
@@ -240,8 +251,10 @@ def up(cfg: PipelineConfig, timeout_s: float = 90.0) -> None:
         if is_up(cfg):
             print(f"cluster up: web UI {rest_url(cfg)}  logs {_dirs(cfg)['logs']}")
             return
-        if not pids(cfg):
-            raise ClusterError(f"cluster processes exited; see {_dirs(cfg)['logs']}")
+        if not _daemon_alive(cfg, "standalonesession"):
+            raise ClusterError(f"the JobManager exited; see {_dirs(cfg)['logs']} (run down)")
+        if not _daemon_alive(cfg, "taskexecutor"):
+            raise ClusterError(f"the TaskManager exited; see {_dirs(cfg)['logs']} (run down)")
         time.sleep(1)
     raise ClusterError(f"no task manager registered within {timeout_s:.0f} s")
 

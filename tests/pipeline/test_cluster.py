@@ -59,8 +59,8 @@ def test_job_on_the_standalone_cluster_runs_checkpoints_and_reports_metrics(loca
     assert not cluster.is_up(cfg), "a cluster already answers on the REST port"
     _produce(local_stack, topic, EVENTS)
 
-    cluster.up(cfg)
     try:
+        cluster.up(cfg)
         job_id = cluster.submit(cfg, job_settings)
         cluster.wait_for_job(cfg, job_id, "RUNNING", timeout_s=120)
 
