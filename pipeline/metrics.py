@@ -85,11 +85,13 @@ class PipelineMetrics:
         self._next_flush_ms = 0
         self._timer_set = False
         self._counters: dict[tuple[str, str | None, str | None], Any] = {}
-        # increments not yet added to the Flink counters: (name, label key, label value)
+        # increments not yet added to the Flink counters: the labelled ones by
+        # (name, label key, label value), the fixed ones in _FIXED_SUMMED order
         self._pending: dict[tuple[str, str | None, str | None], int] = {}
+        self._fixed = [0] * len(_FIXED_SUMMED)
         self._score_counts = [0] * (len(SCORE_BUCKETS) + 1)
         self._latency_counts = [0] * (len(LATENCY_BUCKETS_US) + 1)
-        self._lag_window_max_ms: int | None = None
+        self._lag_window_max_ms = _NO_LAG
         self._published = {_LAG: 0, _LAST_EVENT: 0}
         self.last_event_time_ms = 0
         # Register the fixed counters up front so dashboards see zeros, not gaps.
@@ -134,34 +136,36 @@ class PipelineMetrics:
         time, the model score, the alert (or None) and the processing time in µs.
         """
         if kind != "mirrored":
-            pending = self._pending
-            pending[_EVENTS_IN] = pending.get(_EVENTS_IN, 0) + 1
+            fixed = self._fixed
+            fixed[0] += 1  # events_in
             if kind == "valid":
-                pending[_VALID] = pending.get(_VALID, 0) + 1
+                fixed[1] += 1
                 if score is not None:
                     self._score_counts[bisect_left(SCORE_BUCKETS, score)] += 1
                 if latency_us is not None:
                     self._latency_counts[bisect_left(LATENCY_BUCKETS_US, latency_us)] += 1
-                    pending[_LATENCY_SUM] = pending.get(_LATENCY_SUM, 0) + int(latency_us)
+                    fixed[5] += latency_us
                 if event_time_ms is not None:
                     lag = now_ms - event_time_ms
-                    if self._lag_window_max_ms is None or lag > self._lag_window_max_ms:
+                    if lag > self._lag_window_max_ms:
                         self._lag_window_max_ms = lag
                     if event_time_ms > self.last_event_time_ms:
                         self.last_event_time_ms = event_time_ms
                 if alert is not None:
-                    pending[_ALERTS] = pending.get(_ALERTS, 0) + 1
+                    fixed[4] += 1
+                    pending = self._pending
                     key = ("alerts", "severity", alert.severity)
                     pending[key] = pending.get(key, 0) + 1
                     for rule in alert.rule_ids:
                         key = ("alerts_by_rule", "rule", rule)
                         pending[key] = pending.get(key, 0) + 1
             elif kind == "invalid":
-                pending[_DLQ] = pending.get(_DLQ, 0) + 1
+                fixed[3] += 1
+                pending = self._pending
                 key = ("invalid", "reason", reason or "unknown")
                 pending[key] = pending.get(key, 0) + 1
             elif kind == "duplicate":
-                pending[_DUPLICATES] = pending.get(_DUPLICATES, 0) + 1
+                fixed[2] += 1
         if now_ms >= self._next_flush_ms:
             self.flush(now_ms)
 
@@ -182,15 +186,20 @@ class PipelineMetrics:
         """Add everything counted since the last flush to the Flink counters."""
         if now_ms is not None:
             self._next_flush_ms = now_ms + self._flush_interval_ms
+        fixed = self._fixed
+        for i, key in enumerate(_FIXED_SUMMED):
+            if fixed[i]:
+                self._counter(key).inc(int(fixed[i]))
+                fixed[i] = 0
         for key, n in self._pending.items():
             if n:
                 self._counter(key).inc(n)
         self._pending.clear()
         self._flush_buckets("score_bucket", SCORE_BUCKETS, self._score_counts)
         self._flush_buckets("scoring_latency_us_bucket", LATENCY_BUCKETS_US, self._latency_counts)
-        if self._lag_window_max_ms is not None:
+        if self._lag_window_max_ms != _NO_LAG:
             self._set(_LAG, self._lag_window_max_ms)
-            self._lag_window_max_ms = None
+            self._lag_window_max_ms = _NO_LAG
         self._set(_LAST_EVENT, self.last_event_time_ms)
 
     def total(self, name: str, label_value: str | None = None) -> int:
@@ -239,4 +248,7 @@ _ALERTS = ("alerts_raised", None, None)
 _LATENCY_SUM = ("scoring_latency_us_sum", None, None)
 _LAG = ("event_time_lag_ms", None, None)
 _LAST_EVENT = ("last_event_time_ms", None, None)
-_FIXED = (_EVENTS_IN, _VALID, _DUPLICATES, _DLQ, _ALERTS, _LATENCY_SUM, _LAG, _LAST_EVENT)
+# Summed counters kept as a list in this order by `record` (indices used there).
+_FIXED_SUMMED = (_EVENTS_IN, _VALID, _DUPLICATES, _DLQ, _ALERTS, _LATENCY_SUM)
+_FIXED = (*_FIXED_SUMMED, _LAG, _LAST_EVENT)
+_NO_LAG = -(2**62)
