@@ -76,7 +76,8 @@ def test_job_on_the_standalone_cluster_runs_checkpoints_and_reports_metrics(loca
 
         plan = cluster.rest(cfg, f"/jobs/{job_id}/plan")["plan"]["nodes"]
         described = " ".join(node["description"] for node in plan)
-        for name in ("transactions-kafka", "shard-batcher", "wallet-risk", "alerts-sink", "dlq-sink"):
+        names = ("transactions-kafka", "shard-batcher", "wallet-risk", "alerts-sink", "dlq-sink")
+        for name in names:
             assert name in described, name
 
         group = cfg.metrics.group
