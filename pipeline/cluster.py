@@ -342,6 +342,22 @@ def down(cfg: PipelineConfig, timeout_s: float = 30.0) -> None:
         raise ClusterError(f"ports {left} are still in use after stopping the cluster")
 
 
+def failure_cause(cfg: PipelineConfig, job_id: str) -> str:
+    """The root cause of a failed job, from /jobs/<id>/exceptions ("" when none)."""
+    try:
+        entries = rest(cfg, f"/jobs/{job_id}/exceptions")["exceptionHistory"]["entries"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    if not entries:
+        return ""
+    causes = [
+        line.strip()
+        for line in entries[0]["stacktrace"].splitlines()
+        if line.startswith("Caused by:")
+    ]
+    return causes[-1] if causes else entries[0].get("exceptionName", "")
+
+
 def wait_for_job(cfg: PipelineConfig, job_id: str, state: str, timeout_s: float = 120.0) -> dict:
     """Poll /jobs/<id> until its state is `state`; returns the job's details."""
     deadline = time.monotonic() + timeout_s
@@ -354,7 +370,10 @@ def wait_for_job(cfg: PipelineConfig, job_id: str, state: str, timeout_s: float 
         if last and last["state"] == state:
             return last
         if last and last["state"] in ("FAILED", "CANCELED") and state != last["state"]:
-            raise ClusterError(f"job {job_id} is {last['state']}; see {_dirs(cfg)['logs']}")
+            raise ClusterError(
+                f"job {job_id} is {last['state']}: {failure_cause(cfg, job_id)} "
+                f"(logs: {_dirs(cfg)['logs']})"
+            )
         time.sleep(1)
     raise ClusterError(f"job {job_id} not {state} within {timeout_s:.0f} s (last: {last})")
 
