@@ -166,6 +166,10 @@ def aws_client(service: str, cfg: AlarmsConfig):
     kwargs = {"region_name": cfg.aws_region}
     if cfg.aws_endpoint_url:
         kwargs["endpoint_url"] = cfg.aws_endpoint_url
+        if "127.0.0.1" in cfg.aws_endpoint_url or "localhost" in cfg.aws_endpoint_url:
+            from .stack import local_aws_env
+
+            local_aws_env()  # dummy credentials for the local moto server only (where unset)
     return boto3.client(service, **kwargs)
 
 
