@@ -7,9 +7,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce migrate load-warehouse bench-warehouse
 .PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce rules-check rules-test
+.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce \
+	cluster-up cluster-submit cluster-status cluster-down dashboard metrics-record alarms-watch
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@bash scripts/setup-system.sh
@@ -79,3 +81,23 @@ rules-check: $(STAMP) ## parse and plan every SQL rule of [rules].dir (no job ru
 
 rules-test: $(STAMP) ## run one SQL rule on a CSV of events (RULE=sql/rules/x.sql EVENTS=file.csv)
 	$(PY) -m pipeline rules test $${RULE:?RULE=sql/rules/<rule>.sql} --events $${EVENTS:-datasets/sample_transactions.csv}
+cluster-up: setup ## start the local standalone Flink cluster, web UI on http://127.0.0.1:8081
+	$(PY) -m pipeline.cluster up
+
+cluster-submit: setup ## submit the job to the local cluster (ARGS="--set source.kind=kafka ...")
+	$(PY) -m pipeline.cluster submit $(ARGS)
+
+cluster-status: ## task managers, slots and jobs of the local cluster
+	$(PY) -m pipeline.cluster status
+
+cluster-down: ## stop the local cluster and check that no process or port is left
+	$(PY) -m pipeline.cluster down
+
+metrics-record: $(STAMP) ## append scraped metrics to out/metrics/samples.jsonl (PORTS=9260-9269 for the cluster)
+	$(PY) -m pipeline.prometheus record $(if $(PORTS),--ports $(PORTS))
+
+alarms-watch: $(STAMP) ## evaluate the pipeline alarms on scraped metrics, publish to SNS (moto)
+	$(PY) -m pipeline.alarms watch $(if $(PORTS),--ports $(PORTS))
+
+dashboard: $(STAMP) ## write out/dashboard.html from the recorded metrics and the run's lake
+	$(PY) -m pipeline dashboard --out out/dashboard.html

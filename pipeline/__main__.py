@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     test.add_argument("--events", type=Path, required=True, help="CSV in the dataset format")
     test.add_argument("--output", type=Path, default=None, help="write the alerts here too")
     test.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    dash = sub.add_parser("dashboard", help="write the self-contained HTML dashboard of a run")
+    dash.add_argument("--out", default="out/dashboard.html")
+    dash.add_argument("--samples", help="recorded metrics (default metrics.samples_file)")
+    dash.add_argument("--run", help="the run's lake folder (default sink.output_dir)")
+    dash.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
 
     from .config import effective_values, env_var_name, load_config
@@ -64,6 +69,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.rules_command == "check":
             return check_rules(cfg, args.dir)
         return test_rule(cfg, args.file, args.events, args.output)
+    if args.command == "dashboard":
+        from .dashboard import main as dashboard_main
+
+        return dashboard_main(
+            cfg,
+            cfg.resolve(args.out),
+            Path(args.samples) if args.samples else None,
+            Path(args.run) if args.run else None,
+        )
     if args.command == "run":
         from .run import main as run_main
 

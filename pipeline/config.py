@@ -125,6 +125,44 @@ class RulesConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    group: str  # metric group every pipeline metric lives under (kinesisanalytics on MSF)
+    flush_interval_ms: int
+    prometheus_ports: str  # port or range for the local Prometheus reporter; "" = none
+    samples_file: str
+    scrape_interval_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmsConfig:
+    prometheus_url: str  # "" = the first port of metrics.prometheus_ports on 127.0.0.1
+    sns_topic: str
+    aws_endpoint_url: str  # "" = real AWS
+    aws_region: str
+    evaluation_interval_ms: int
+    stall_after_ms: int
+    max_consumer_lag_records: int
+    max_error_rate: float
+    error_rate_min_events: int
+    alert_spike_factor: float
+    alert_spike_min_alerts: int
+    ewma_alpha: float
+    rate_limit_ms: int
+    cloudwatch_namespace: str
+    application_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    dir: str
+    rest_port: int
+    prometheus_ports: str
+    taskmanager_slots: int
+    jobmanager_memory: str
+    taskmanager_memory: str
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineConfig:
     source: SourceConfig
     sink: SinkConfig
@@ -136,6 +174,9 @@ class PipelineConfig:
     decision: DecisionConfig
     warehouse: WarehouseConfig
     rules: RulesConfig
+    metrics: MetricsConfig
+    alarms: AlarmsConfig
+    cluster: ClusterConfig
     detectors: Mapping[str, Any]  # rule_id -> that detector's config dataclass
 
     def resolve(self, path: str) -> Path:
@@ -160,6 +201,9 @@ _SECTIONS = {
     "decision": DecisionConfig,
     "warehouse": WarehouseConfig,
     "rules": RulesConfig,
+    "metrics": MetricsConfig,
+    "alarms": AlarmsConfig,
+    "cluster": ClusterConfig,
 }
 
 
@@ -284,6 +328,12 @@ def _check(cfg: PipelineConfig) -> None:
         raise ConfigError("flink.state_backend must be hashmap or rocksdb")
     if cfg.flink.parallelism < 1:
         raise ConfigError("flink.parallelism must be >= 1")
+    if cfg.metrics.prometheus_ports and _port_range(cfg.metrics.prometheus_ports) & _port_range(
+        cfg.cluster.prometheus_ports
+    ):
+        raise ConfigError("metrics.prometheus_ports and cluster.prometheus_ports must not overlap")
+    if not 0 < cfg.alarms.ewma_alpha <= 1:
+        raise ConfigError("alarms.ewma_alpha must be in (0, 1]")
     for key in ("state_shards", "batch_max_records", "batch_max_delay_ms"):
         if getattr(cfg.flink, key) < 1:
             raise ConfigError(f"flink.{key} must be >= 1")
@@ -305,3 +355,15 @@ def _check(cfg: PipelineConfig) -> None:
         cap = getattr(det, "max_entries", None)
         if need and cap and cap < need:
             raise ConfigError(f"detectors.{rule_id}: max_entries {cap} < the count {need} it needs")
+
+
+def _port_range(spec: str) -> set[int]:
+    """The ports of a Flink port spec: "9250", "9250-9259" or "9250,9252"."""
+    ports: set[int] = set()
+    try:
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            low, _, high = part.partition("-")
+            ports.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise ConfigError(f"bad port range {spec!r} (expected e.g. 9250-9259)") from None
+    return ports

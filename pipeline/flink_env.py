@@ -15,6 +15,7 @@ from pyflink.datastream import (
 from pyflink.table import StreamTableEnvironment
 
 from .config import PROJECT_ROOT, PipelineConfig
+from .jars import prometheus_reporter_jar
 
 
 def python_path() -> str:
@@ -47,7 +48,27 @@ def flink_configuration(cfg: PipelineConfig, jars: str | None) -> Configuration:
     conf.set_string("restart-strategy.type", "none")
     if jars:
         conf.set_string("pipeline.jars", jars)
+    for key, value in prometheus_reporter_options(cfg.metrics.prometheus_ports).items():
+        conf.set_string(key, value)
     return conf
+
+
+def prometheus_reporter_options(ports: str) -> dict[str, str]:
+    """Flink options of the Prometheus reporter on `ports` (a port or range); {} if none.
+
+    Flink's reporter binds the first free port of the range on all interfaces (it has no
+    host option); scrape it at http://127.0.0.1:<port>/metrics.
+    """
+    if not ports:
+        return {}
+    return {
+        "metrics.reporter.prom.factory.class": (
+            "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
+        ),
+        "metrics.reporter.prom.port": ports,
+        # Kafka's own consumer metrics (records-lag-max, …) and the source's pendingRecords
+        # are operator metrics; they are reported like ours, nothing to filter.
+    }
 
 
 def create_environments(
@@ -59,6 +80,13 @@ def create_environments(
     workers inherit PYTHONPATH from it.
     """
     os.environ["PYTHONPATH"] = python_path()
+    if cfg.metrics.prometheus_ports:
+        # The MiniCluster finds metric reporters only on the JVM's classpath; PyFlink's
+        # gateway launcher appends HADOOP_CLASSPATH to it (pyflink_gateway_server.py).
+        jar = str(prometheus_reporter_jar())
+        existing = os.environ.get("HADOOP_CLASSPATH")
+        if jar not in (existing or "").split(os.pathsep):
+            os.environ["HADOOP_CLASSPATH"] = os.pathsep.join(filter(None, [existing, jar]))
     log_dir = cfg.resolve(cfg.flink.log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ["FLINK_LOG_DIR"] = str(log_dir)

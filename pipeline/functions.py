@@ -25,6 +25,7 @@ from operators.wallet_risk import Duplicate, Scored, new_wallet_state
 
 from .components import Components
 from .config import PipelineConfig
+from .metrics import PipelineMetrics
 from .schemas import processed_row
 
 DLQ_TAG = OutputTag("dlq", Types.STRING())
@@ -98,6 +99,10 @@ class WalletRiskFunction(KeyedProcessFunction):
         self._cache: OrderedDict[str, dict] = OrderedDict()
         self._dirty: dict[int, dict[str, dict]] = {}  # shard -> wallet -> unwritten state
         self._sweep_at: dict[int, int] = {}  # shard -> its registered sweep timer
+        m = cfg.metrics
+        self._metrics = PipelineMetrics.from_runtime_context(
+            runtime_context, m.group, m.flush_interval_ms
+        )
         # The cached wallet states are many long-lived containers; default GC thresholds
         # rescan them every few thousand allocations (measured: ~12% of the job's time).
         # Per-record objects form no cycles, so collect rarely and never scan start-up data.
@@ -108,6 +113,7 @@ class WalletRiskFunction(KeyedProcessFunction):
         started_ns = time.perf_counter_ns()
         shard, wallets, raws, mirrored_flags, sync = value
         now_ms = time.time_ns() // 1_000_000
+        self._metrics.schedule_flush(ctx.timer_service(), now_ms)
         dirty = self._dirty.get(shard)
         if dirty is None:
             dirty = self._dirty[shard] = {}
@@ -124,8 +130,10 @@ class WalletRiskFunction(KeyedProcessFunction):
                 if isinstance(outcome, Scored):
                     scored.append(outcome)
                 elif isinstance(outcome, Rejection):
+                    self._metrics.record("invalid", now_ms, reason=outcome.reason)
                     yield DLQ_TAG, dlq_record(raw, outcome.reason, outcome.detail, source, now_ms)
                 elif isinstance(outcome, Duplicate):
+                    self._metrics.record("duplicate", now_ms)
                     yield DUPLICATES_TAG, duplicate_record(outcome, now_ms)
             if scored:
                 yield from self._decide(scored, now_ms, started_ns, len(wallets))
@@ -165,10 +173,21 @@ class WalletRiskFunction(KeyedProcessFunction):
             )
             if alert is not None:
                 yield ALERTS_TAG, alert.to_json()
+            self._metrics.record(
+                "valid",
+                now_ms,
+                event_time_ms=outcome.view.ts,
+                score=score,
+                alert=alert,
+                latency_us=spent_us,
+            )
             yield processed_row(outcome, score, alert, version, now_ms, spent_us)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         """Drop this shard's wallets not written for longer than the state TTL."""
+        self._metrics.on_timer(timestamp)
+        if timestamp % self._sweep_every_ms:
+            return ()  # a metrics flush timer (PipelineMetrics.schedule_flush), no sweep
         cutoff = timestamp - self._ttl_ms
         dirty = self._dirty.get(_shard_of(ctx.get_current_key()), {})
         expired = [

@@ -31,6 +31,7 @@ __all__ = [
     "ensure_jars",
     "pipeline_jars",
     "plugins_env",
+    "prometheus_reporter_jar",
 ]
 
 #: Root of the repository (the folder holding ``pom.xml``).
@@ -136,6 +137,23 @@ def pipeline_jars(*extra: Path | str) -> str:
     # Path.as_uri() gives file:///abs/path, the form Flink's classloader wants;
     # relative paths or bare paths without a scheme are rejected by Flink.
     return ";".join(Path(j).resolve().as_uri() for j in jars)
+
+
+def prometheus_reporter_jar() -> Path:
+    """The Prometheus metric reporter jar the PyFlink wheel ships in ``plugins/``.
+
+    A cluster loads it from its plugins folder. The local MiniCluster does not load
+    reporter plugins (checked: with only FLINK_PLUGINS_DIR nothing listens), but it finds
+    reporter factories on the JVM's classpath, so local runs put this jar there
+    (:func:`pipeline.flink_env.create_environments`).
+    """
+    import pyflink  # local: the wheel's location, no JVM
+
+    folder = Path(pyflink.__file__).parent / "plugins" / "metrics-prometheus"
+    jars = sorted(folder.glob("flink-metrics-prometheus-*.jar"))
+    if not jars:
+        raise RuntimeError(f"no flink-metrics-prometheus jar in {folder} (PyFlink wheel)")
+    return jars[-1]
 
 
 def plugins_env() -> dict[str, str]:

@@ -49,6 +49,9 @@ def raw_records(env: StreamExecutionEnvironment, cfg: PipelineConfig) -> DataStr
             # Offsets live in Flink's checkpoints; committing them back is for monitoring.
             .set_property("commit.offsets.on.checkpoint", "true")
             .set_property("isolation.level", "read_committed")
+            # Kafka's consumer metrics (records-lag-max, …) under KafkaSourceReader.KafkaConsumer:
+            # the backlog the lag alarm watches (default on; set so it stays on).
+            .set_property("register.consumer.metrics", "true")
         )
         if s.kafka_bounded:
             builder = builder.set_bounded(KafkaOffsetsInitializer.latest())

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# System packages the project needs: Java 17 (Flink), Maven (connector jars) and pgbouncer
-# (lets redshift-connector reach the local PostgreSQL warehouse stand-in in tests).
+# System packages the project needs: Java 17 (Flink), Maven (connector jars), pgbouncer
+# (lets redshift-connector reach the local PostgreSQL warehouse stand-in in tests) and
+# Chromium (the dashboard test).
 # Installs what is missing from Debian's packages when run as root; otherwise says what to do.
 set -euo pipefail
 
@@ -8,6 +9,8 @@ missing=()
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 [ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
+# headless browser for the dashboard test (tests/pipeline/test_dashboard.py)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 python_ok=$(command -v python3.11 || command -v python3 || true)
 [ -n "$python_ok" ] || missing+=(python3 python3-venv)
 

@@ -1,0 +1,415 @@
+"""A local standalone Flink cluster with the web UI, from the PyFlink wheel's `bin/` scripts.
+
+    python -m pipeline.cluster up        # JobManager + TaskManager, UI on http://127.0.0.1:8081
+    python -m pipeline.cluster submit [--set key=value ...]   # the job, via `flink run -d`
+    python -m pipeline.cluster status    # task managers, slots, jobs (REST API)
+    python -m pipeline.cluster down      # stop both, check no process or port is left
+
+Everything lives under `cluster.dir` (default out/cluster): `conf/` (generated config.yaml
+and the wheel's log4j files), `lib/` (the wheel's lib/ plus opt/flink-python), `logs/`,
+`pids/` and `plugins/` (the wheel's Prometheus
+reporter and the S3 filesystem from build/plugins). The task manager runs the job's Python
+in thread mode inside its JVM: its PYTHONPATH carries the project and the virtualenv's
+packages, and `python.executable` is this interpreter. Metrics: the Prometheus reporter
+on `cluster.prometheus_ports` (kept apart from the minicluster's `metrics.prometheus_ports`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .config import PROJECT_ROOT, PipelineConfig, _port_range, load_config
+from .flink_env import prometheus_reporter_options, python_path
+
+#: JobManager RPC port (standalone default); checked free before start.
+RPC_PORT = 6123
+
+
+class ClusterError(RuntimeError):
+    """The cluster could not be started, reached or stopped as asked."""
+
+
+def flink_home() -> Path:
+    import pyflink  # local: only the wheel's location
+
+    return Path(pyflink.__file__).parent
+
+
+def _dirs(cfg: PipelineConfig) -> dict[str, Path]:
+    root = cfg.resolve(cfg.cluster.dir)
+    return {n: root / n for n in ("conf", "lib", "logs", "pids", "plugins")} | {"root": root}
+
+
+def rest_url(cfg: PipelineConfig) -> str:
+    return f"http://127.0.0.1:{cfg.cluster.rest_port}"
+
+
+def cluster_options(cfg: PipelineConfig) -> dict[str, str]:
+    """The cluster's config.yaml (flat keys): loopback only, our ports, memory, reporter."""
+    c = cfg.cluster
+    java_opts = _wheel_java_opts()
+    return {
+        "env.java.opts.all": java_opts,
+        "jobmanager.rpc.address": "127.0.0.1",
+        "jobmanager.rpc.port": str(RPC_PORT),
+        "jobmanager.bind-host": "127.0.0.1",
+        "jobmanager.memory.process.size": c.jobmanager_memory,
+        "jobmanager.execution.failover-strategy": "region",
+        "taskmanager.bind-host": "127.0.0.1",
+        "taskmanager.host": "127.0.0.1",
+        "taskmanager.numberOfTaskSlots": str(c.taskmanager_slots),
+        "taskmanager.memory.process.size": c.taskmanager_memory,
+        "parallelism.default": str(cfg.flink.parallelism),
+        # The actor system's start-up timeout (10 s by default) was too short on this
+        # 2-core machine under load: the JobManager died with "Could not create actor system".
+        "pekko.startup-timeout": "60 s",
+        "rest.address": "127.0.0.1",
+        "rest.bind-address": "127.0.0.1",
+        "rest.port": str(c.rest_port),
+        # Flame graphs in the UI (Job → operator → Flame Graph); off by default in Flink.
+        "rest.flamegraph.enabled": "true",
+        "python.executable": sys.executable,
+        "python.client.executable": sys.executable,
+        **prometheus_reporter_options(c.prometheus_ports),
+    }
+
+
+def _wheel_java_opts() -> str:
+    """The --add-opens list of the wheel's own config.yaml (Flink needs it on JDK 17)."""
+    text = (flink_home() / "conf" / "config.yaml").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("all:") and "--add-" in stripped:
+            return stripped[len("all:") :].strip()
+    return ""
+
+
+def cluster_env(cfg: PipelineConfig) -> dict[str, str]:
+    """Environment of the cluster scripts and of `flink run`."""
+    d = _dirs(cfg)
+    env = dict(os.environ)
+    env.update(
+        FLINK_CONF_DIR=str(d["conf"]),
+        FLINK_LIB_DIR=str(d["lib"]),
+        FLINK_LOG_DIR=str(d["logs"]),
+        FLINK_PID_DIR=str(d["pids"]),
+        FLINK_PLUGINS_DIR=str(d["plugins"]),
+        PYTHONPATH=python_path(),
+    )
+    # The task manager's embedded Python and the client's `python` are this venv's.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def write_conf(cfg: PipelineConfig) -> None:
+    d = _dirs(cfg)
+    for key in ("conf", "lib", "logs", "pids", "plugins"):
+        d[key].mkdir(parents=True, exist_ok=True)
+    for f in (flink_home() / "conf").iterdir():
+        if f.name.startswith("log4j") or f.name.startswith("logback"):
+            shutil.copy(f, d["conf"] / f.name)
+    lines = [f"{k}: {json.dumps(v)}" for k, v in cluster_options(cfg).items()]
+    (d["conf"] / "config.yaml").write_text(
+        "# generated by python -m pipeline.cluster (flink-conf/pipeline.toml [cluster])\n"
+        + "\n".join(lines)
+        + "\n",
+        encoding="utf-8",
+    )
+    _link_plugins(d["plugins"])
+    _link_lib(d["lib"])
+
+
+def _link_lib(lib: Path) -> None:
+    """The wheel's lib/ plus opt/flink-python: the JobManager needs the Python operators'
+    classes to deserialize the job graph (ClassNotFoundException for
+    EmbeddedPythonKeyedProcessOperator otherwise), and the wheel keeps that jar in opt/."""
+    for old in lib.glob("*.jar"):
+        old.unlink()
+    home = flink_home()
+    for jar in [*(home / "lib").glob("*.jar"), *(home / "opt").glob("flink-python-*.jar")]:
+        (lib / jar.name).symlink_to(jar.resolve())
+
+
+def _link_plugins(plugins: Path) -> None:
+    """One folder per plugin: the wheel's Prometheus reporter and build/plugins/* (S3)."""
+    from .jars import PLUGINS_DIR, prometheus_reporter_jar
+
+    wanted = {"metrics-prometheus": prometheus_reporter_jar().parent}
+    if PLUGINS_DIR.is_dir():
+        wanted |= {p.name: p for p in PLUGINS_DIR.iterdir() if p.is_dir()}
+    for name, target in wanted.items():
+        link = plugins / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(target.resolve(), target_is_directory=True)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+        return True
+
+
+def _get(cfg: PipelineConfig, path: str, timeout_s: float = 3.0):
+    with urllib.request.urlopen(rest_url(cfg) + path, timeout=timeout_s) as resp:
+        return json.loads(resp.read())
+
+
+def rest(cfg: PipelineConfig, path: str, method: str = "GET", timeout_s: float = 5.0):
+    """Call the cluster's REST API; returns the decoded JSON (None for an empty body)."""
+    req = urllib.request.Request(rest_url(cfg) + path, method=method)
+    with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+        body = resp.read()
+    return json.loads(body) if body else None
+
+
+def is_up(cfg: PipelineConfig) -> bool:
+    try:
+        overview = _get(cfg, "/overview", timeout_s=1.0)
+    except (OSError, ValueError):
+        return False
+    return overview.get("taskmanagers", 0) >= 1
+
+
+def pids(cfg: PipelineConfig) -> list[int]:
+    """Process ids recorded by the daemon scripts that are still alive."""
+    alive = []
+    for f in _dirs(cfg)["pids"].glob("*.pid"):
+        for line in f.read_text().split():
+            if line.isdigit() and _alive(int(line)):
+                alive.append(int(line))
+    return alive
+
+
+def _daemon_alive(cfg: PipelineConfig, daemon: str) -> bool:
+    """Whether a process of the daemon's pid file (standalonesession | taskexecutor) lives."""
+    for f in _dirs(cfg)["pids"].glob(f"*-{daemon}.pid"):
+        if any(line.isdigit() and _alive(int(line)) for line in f.read_text().split()):
+            return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped) counts as gone.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _script(name: str) -> str:
+    return str(flink_home() / "bin" / name)
+
+
+def up(cfg: PipelineConfig, timeout_s: float = 180.0) -> None:
+    """Start the JobManager and one TaskManager; wait until the task manager registered."""
+    if is_up(cfg):
+        print(f"cluster already up: {rest_url(cfg)}")
+        return
+    if pids(cfg):
+        raise ClusterError(f"cluster processes {pids(cfg)} are alive but not answering; run down")
+    busy = [
+        p
+        for p in (cfg.cluster.rest_port, RPC_PORT, *_port_range(cfg.cluster.prometheus_ports))
+        if not _port_free(p)
+    ]
+    if busy:
+        raise ClusterError(f"ports {busy} are in use; the cluster needs them free")
+    write_conf(cfg)
+    env = cluster_env(cfg)
+    for script in ("jobmanager.sh", "taskmanager.sh"):
+        subprocess.run(
+            ["bash", _script(script), "start"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            cwd=PROJECT_ROOT,
+        )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if is_up(cfg):
+            print(f"cluster up: web UI {rest_url(cfg)}  logs {_dirs(cfg)['logs']}")
+            return
+        if not _daemon_alive(cfg, "standalonesession"):
+            raise ClusterError(f"the JobManager exited; see {_dirs(cfg)['logs']} (run down)")
+        if not _daemon_alive(cfg, "taskexecutor"):
+            raise ClusterError(f"the TaskManager exited; see {_dirs(cfg)['logs']} (run down)")
+        time.sleep(1)
+    raise ClusterError(f"no task manager registered within {timeout_s:.0f} s")
+
+
+def submit(cfg: PipelineConfig, overrides: list[str], timeout_s: float = 180.0) -> str:
+    """Submit the job with `flink run -d -pym pipeline.cluster_job`; returns the job id."""
+    if not is_up(cfg):
+        raise ClusterError("the cluster is not up (python -m pipeline.cluster up)")
+    from .jars import ensure_jars
+
+    # The connector jar reaches the cluster through the job's `pipeline.jars` option
+    # (pipeline/flink_env.py), which `flink run` ships with the job like --jarfile would.
+    ensure_jars()
+    args = [
+        "bash",
+        _script("flink"),
+        "run",
+        "-d",
+        "-m",
+        f"127.0.0.1:{cfg.cluster.rest_port}",
+        "-pyexec",
+        sys.executable,
+        "-pyclientexec",
+        sys.executable,
+        "-pym",
+        "pipeline.cluster_job",
+    ]
+    for kv in overrides:
+        args += ["--set", kv]
+    log = _dirs(cfg)["logs"] / "submit.log"
+    proc = subprocess.run(
+        args,
+        env=cluster_env(cfg),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    log.write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    job_id = None
+    for line in (proc.stdout + proc.stderr).splitlines():
+        if line.startswith("submitted job ") or "Job has been submitted with JobID" in line:
+            job_id = line.split()[-1]
+    if proc.returncode != 0 or job_id is None:
+        raise ClusterError(f"flink run failed (exit {proc.returncode}); see {log}")
+    return job_id
+
+
+def status(cfg: PipelineConfig) -> dict:
+    """The cluster overview and each job's name and state (REST API)."""
+    overview = _get(cfg, "/overview")
+    jobs = _get(cfg, "/jobs/overview")["jobs"]
+    return {"overview": overview, "jobs": [(j["jid"], j["name"], j["state"]) for j in jobs]}
+
+
+def down(cfg: PipelineConfig, timeout_s: float = 30.0) -> None:
+    """Cancel running jobs, stop both daemons, and check no process or port is left."""
+    if is_up(cfg):
+        try:
+            for jid, _, state in status(cfg)["jobs"]:
+                if state in ("RUNNING", "CREATED", "RESTARTING", "INITIALIZING"):
+                    rest(cfg, f"/jobs/{jid}?mode=cancel", method="PATCH")
+        except (OSError, ValueError):
+            pass
+    env = cluster_env(cfg)
+    for script in ("taskmanager.sh", "jobmanager.sh"):
+        subprocess.run(
+            ["bash", _script(script), "stop-all" if script == "taskmanager.sh" else "stop"],
+            env=env,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=PROJECT_ROOT,
+        )
+    deadline = time.monotonic() + timeout_s
+    while pids(cfg) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for pid in pids(cfg):  # only processes this cluster's pid files name
+        os.kill(pid, 9)
+    time.sleep(0.5)
+    for f in _dirs(cfg)["pids"].glob("*.pid"):
+        f.unlink()
+    left = [p for p in (cfg.cluster.rest_port, RPC_PORT) if not _port_free(p)]
+    if left:
+        raise ClusterError(f"ports {left} are still in use after stopping the cluster")
+
+
+def failure_cause(cfg: PipelineConfig, job_id: str) -> str:
+    """The root cause of a failed job, from /jobs/<id>/exceptions ("" when none)."""
+    try:
+        entries = rest(cfg, f"/jobs/{job_id}/exceptions")["exceptionHistory"]["entries"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    if not entries:
+        return ""
+    causes = [
+        line.strip()
+        for line in entries[0]["stacktrace"].splitlines()
+        if line.startswith("Caused by:")
+    ]
+    return causes[-1] if causes else entries[0].get("exceptionName", "")
+
+
+def wait_for_job(cfg: PipelineConfig, job_id: str, state: str, timeout_s: float = 120.0) -> dict:
+    """Poll /jobs/<id> until its state is `state`; returns the job's details."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = _get(cfg, f"/jobs/{job_id}")
+        except (urllib.error.HTTPError, OSError):
+            last = None
+        if last and last["state"] == state:
+            return last
+        if last and last["state"] in ("FAILED", "CANCELED") and state != last["state"]:
+            raise ClusterError(
+                f"job {job_id} is {last['state']}: {failure_cause(cfg, job_id)} "
+                f"(logs: {_dirs(cfg)['logs']})"
+            )
+        time.sleep(1)
+    raise ClusterError(f"job {job_id} not {state} within {timeout_s:.0f} s (last: {last})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.cluster", description=__doc__)
+    parser.add_argument("command", choices=("up", "submit", "status", "down"))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    cfg = load_config(dict(kv.split("=", 1) for kv in args.set))
+    try:
+        if args.command == "up":
+            up(cfg)
+        elif args.command == "submit":
+            job_id = submit(cfg, args.set)
+            print(f"job {job_id}: {rest_url(cfg)}/#/job/running/{job_id}/overview")
+        elif args.command == "status":
+            if not is_up(cfg):
+                print(f"cluster down ({rest_url(cfg)} does not answer)")
+                return 1
+            st = status(cfg)
+            o = st["overview"]
+            print(
+                f"cluster up: {rest_url(cfg)}  task managers {o['taskmanagers']}  "
+                f"slots {o['slots-available']}/{o['slots-total']} free  flink {o['flink-version']}"
+            )
+            for jid, name, state in st["jobs"]:
+                print(f"  {jid}  {state:<10} {name}")
+        else:
+            down(cfg)
+            print("cluster down; no process or port left")
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
