@@ -40,6 +40,13 @@ def flink_configuration(cfg: PipelineConfig, jars: str | None) -> Configuration:
     conf.set_string("table.local-time-zone", "UTC")
     conf.set_string("state.backend.type", f.state_backend)
     conf.set_string("execution.checkpointing.dir", cfg.resolve(f.checkpoint_dir).as_uri())
+    # A cancelled job keeps its last checkpoint, so it can be restarted from it.
+    conf.set_string(
+        "execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION"
+    )
+    if f.state_recovery_path:
+        recovery = cfg.resolve(f.state_recovery_path).as_uri()
+        conf.set_string("execution.state-recovery.path", recovery)
     # A bounded local run should fail with its error, not retry forever.
     conf.set_string("restart-strategy.type", "none")
     if jars:

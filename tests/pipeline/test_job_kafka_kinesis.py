@@ -1,0 +1,228 @@
+"""The job reading Kafka and Kinesis of the local stack at once: a bounded run processes every
+event exactly once, and a job killed mid-stream and restarted from its last checkpoint loses
+and doubles nothing."""
+
+from __future__ import annotations
+
+import csv
+import threading
+import time
+import uuid
+import zlib
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from pipeline import stack
+from pipeline.components import Components
+from pipeline.config import load_config
+from pipeline.offline import iter_records, replay
+from pipeline.producers import KinesisProducerSink, json_event
+from pipeline.run import expected_records
+from pipeline.sinks import OutputPaths
+from pipeline.summary import read_json_lines, read_processed
+from tests.jobs import assert_outputs_match_offline, kill_job, run_job, start_job
+from tests.pipeline.test_job_kafka import produce
+
+pytestmark = [pytest.mark.stack, pytest.mark.minicluster]
+
+
+def generated(tmp_path: Path, events: int, seed: int) -> tuple[list[str], Path, Path]:
+    from datasets.generator import Config, generate_files
+
+    source, labels, wallets = tmp_path / "tx.jsonl", tmp_path / "labels.csv", tmp_path / "w.csv"
+    generate_files(Config(events=events, seed=seed, fmt="jsonl"), source, labels, wallets)
+    return [line.rstrip("\n") for line in iter_records(source)], labels, wallets
+
+
+def goes_to_kafka(line: str) -> bool:
+    """Split records between the two sources by wallet, so each wallet's records keep their
+    order (one Kafka partition, one shard per key); unreadable records split by content."""
+    return _kafka_wallet(json_event(line).key or line)
+
+
+def _kafka_wallet(wallet: str) -> bool:
+    return zlib.crc32(wallet.encode("utf-8", "surrogateescape")) % 2 == 0
+
+
+def without_cross_source_transfers(lines: list[str], labels: Path) -> list[str]:
+    """Drop valid transfers between a Kafka wallet and a Kinesis wallet.
+
+    The receiver's mirrored copy of such a transfer would come from the other source than
+    the receiver's own records, and the union interleaves the two in arrival order, which
+    no offline replay can reproduce. Without them every wallet sees all its records in
+    file order, so the offline replay is the exact oracle. Malformed records all stay (the
+    DLQ check counts them from the labels).
+    """
+    with open(labels, newline="") as f:
+        malformed = {r["tx_id"] for r in csv.DictReader(f) if r["noise"] == "malformed"}
+    kept = []
+    for line in lines:
+        try:
+            rec = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            rec = None
+        if (
+            isinstance(rec, dict)
+            and rec.get("tx_id") not in malformed
+            and rec.get("tx_type") == "transfer"
+            and isinstance(rec.get("counterparty_wallet"), str)
+            and isinstance(rec.get("wallet_id"), str)
+            and _kafka_wallet(rec["counterparty_wallet"]) != _kafka_wallet(rec["wallet_id"])
+        ):
+            continue
+        kept.append(line)
+    return kept
+
+
+def fresh_stream(shards: int) -> str:
+    name = f"ingest-test-{uuid.uuid4().hex[:8]}"
+    kinesis = stack.aws_client("kinesis")
+    kinesis.create_stream(StreamName=name, ShardCount=shards)
+    kinesis.get_waiter("stream_exists").wait(
+        StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )
+    return name
+
+
+def put_kinesis(stream: str, lines: list[str]) -> None:
+    sink = KinesisProducerSink(stream, stack.MOTO_ENDPOINT, stack.AWS_REGION)
+    for line in lines:
+        sink.send(json_event(line))
+    sink.flush()
+    assert sink.stats.failed == 0, sink.errors
+    assert sink.stats.sent == len(lines)
+
+
+def source_overrides(bootstrap: str, topic: str, stream: str, wallets: Path) -> dict[str, str]:
+    return {
+        "source.kind": "kafka+kinesis",
+        "source.format": "jsonl",
+        "source.kafka_bootstrap_servers": bootstrap,
+        "source.kafka_topic": topic,
+        "source.kinesis_stream": stream,
+        "source.kinesis_endpoint": stack.MOTO_ENDPOINT,
+        "source.kinesis_poll_interval_ms": "100",
+        "reference.wallets_file": str(wallets),
+    }
+
+
+def test_job_processes_kafka_and_kinesis_exactly_once(local_stack, tmp_path):
+    lines, labels, wallets = generated(tmp_path, 3_000, seed=21)
+    lines = without_cross_source_transfers(lines, labels)
+    to_kafka = [line for line in lines if goes_to_kafka(line)]
+    to_kinesis = [line for line in lines if not goes_to_kafka(line)]
+    assert to_kafka and to_kinesis
+    topic, stream = f"transactions-ingest-{uuid.uuid4().hex[:8]}", fresh_stream(shards=1)
+    produce(local_stack, topic, to_kafka)
+    put_kinesis(stream, to_kinesis)
+
+    overrides = {
+        **source_overrides(local_stack, topic, stream, wallets),
+        "source.kafka_bounded": "true",
+        "source.kinesis_bounded": "true",
+    }
+    # Counted from the brokers, independently of the job: Kafka watermarks, Kinesis shards.
+    assert expected_records(load_config(overrides)) == len(lines)
+    paths = run_job(tmp_path, tmp_path / "unused", 1, **overrides)
+
+    offline = replay(iter(lines), Components(load_config(overrides)))
+    outputs = assert_outputs_match_offline(paths, offline, labels)
+    processed, dlq = outputs["processed"], outputs["dlq"]
+    sources = f"kafka:{local_stack}/{topic}+kinesis:{stack.MOTO_ENDPOINT}/{stream}"
+    assert all(r["source"] == sources for r in dlq)
+    duplicates = read_json_lines(paths.duplicates)
+    assert len(processed) + len(dlq) + len(duplicates) == len(lines)
+
+
+def committed_records(paths: OutputPaths) -> tuple[list[str], int, int]:
+    """Processed tx_ids, DLQ count and duplicates count in the committed output files."""
+    table = read_processed(paths.processed, ["tx_id"])
+    ids = [] if table is None else table.column("tx_id").to_pylist()
+    return ids, len(read_json_lines(paths.dlq)), len(read_json_lines(paths.duplicates))
+
+
+def latest_checkpoint(checkpoints: Path) -> Path | None:
+    done = [m.parent for m in checkpoints.glob("*/chk-*/_metadata")]
+    return max(done, key=lambda p: int(p.name.split("-")[1]), default=None)
+
+
+def wait_for(what: str, check, timeout_s: float, job) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert job.poll() is None, f"the job exited while waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def test_job_killed_mid_stream_resumes_from_its_checkpoint_without_loss_or_duplicates(
+    local_stack, tmp_path
+):
+    lines, labels, wallets = generated(tmp_path, 4_000, seed=33)
+    lines = without_cross_source_transfers(lines, labels)
+    first, second = lines[:2_000], lines[2_000:]
+    topic, stream = f"transactions-ingest-{uuid.uuid4().hex[:8]}", fresh_stream(shards=2)
+    produce(local_stack, topic, [line for line in first if goes_to_kafka(line)])
+    put_kinesis(stream, [line for line in first if not goes_to_kafka(line)])
+
+    overrides = {
+        **source_overrides(local_stack, topic, stream, wallets),
+        "sink.output_dir": str(tmp_path / "lake"),
+        "flink.checkpoint_dir": str(tmp_path / "checkpoints"),
+        "flink.log_dir": str(tmp_path / "logs"),
+        "flink.checkpoint_interval_ms": "1000",
+    }
+    paths = OutputPaths(tmp_path / "lake")
+
+    job = start_job(tmp_path, 1, **overrides)
+    try:
+        wait_for("first outputs", lambda: committed_records(paths)[0], 180, job)
+        # The second half arrives while the job runs; the job dies part-way through it.
+        sender = threading.Thread(target=send_slowly, args=(local_stack, topic, stream, second))
+        sender.start()
+        time.sleep(2.5)
+        assert sender.is_alive(), "the kill must land mid-stream"
+    finally:
+        kill_job(job)
+    sender.join()
+    before = committed_records(paths)
+    checkpoint = latest_checkpoint(tmp_path / "checkpoints")
+    assert checkpoint is not None
+    assert sum(len(x) if isinstance(x, list) else x for x in before) < len(lines)
+
+    job = start_job(tmp_path, 1, **overrides, **{"flink.state_recovery_path": str(checkpoint)})
+    try:
+        total = lambda: (lambda r: len(r[0]) + r[1] + r[2])(committed_records(paths))  # noqa: E731
+        wait_for("every record", lambda: total() >= len(lines), 180, job)
+        time.sleep(3)  # two more checkpoints: any record read twice would be committed by now
+    finally:
+        kill_job(job)
+
+    offline = replay(iter(lines), Components(load_config(overrides)))
+    outputs = assert_outputs_match_offline(paths, offline, labels)
+    processed, dlq = outputs["processed"], outputs["dlq"]
+    duplicates = read_json_lines(paths.duplicates)
+    assert len(processed) + len(dlq) + len(duplicates) == len(lines)
+    assert Counter(processed).most_common(1)[0][1] == 1
+
+
+def send_slowly(bootstrap: str, topic: str, stream: str, lines: list[str]) -> None:
+    """Send in ten slices a second apart, so the job is killed while records still arrive."""
+    step = max(1, len(lines) // 10)
+    for i in range(0, len(lines), step):
+        chunk = lines[i : i + step]
+        produce_more(bootstrap, topic, [line for line in chunk if goes_to_kafka(line)])
+        put_kinesis(stream, [line for line in chunk if not goes_to_kafka(line)])
+        time.sleep(1.0)
+
+
+def produce_more(bootstrap: str, topic: str, lines: list[str]) -> None:
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    for line in lines:
+        key = json_event(line).key
+        producer.produce(topic, value=line.encode(), key=key.encode() if key else None)
+    assert producer.flush(30) == 0
