@@ -24,9 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--events", type=int, default=1_000_000)
     bench.add_argument(
         "--source",
-        choices=("file", "kafka"),
+        choices=("file", "kafka", "kinesis"),
         default="file",
-        help="where the job reads the events: the file, or a Kafka topic of the local stack",
+        help="where the job reads the events: the file, or a Kafka topic / Kinesis stream of "
+        "the local stack (Kinesis on moto: use --events 100000 or fewer)",
     )
     args = parser.parse_args(argv)
 

@@ -60,12 +60,11 @@ def start_job(out: Path, parallelism: int, **overrides: str) -> subprocess.Popen
 
 def kill_job(proc: subprocess.Popen) -> None:
     """Kill a job started by `start_job` at once, JVM included (a crash: no clean shutdown)."""
+    import contextlib
     import signal
 
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait(timeout=30)
     proc.log.close()
 

@@ -87,7 +87,7 @@ final class KinesisShardEnumerator implements SplitEnumerator<KinesisShardSplit,
         return shards;
     }
 
-    private void onShardsListed(List<Shard> shards, Throwable error) {
+    void onShardsListed(List<Shard> shards, Throwable error) {
         if (error != null) {
             if (!listedOnce) {
                 // The first listing failing means a wrong stream, endpoint or credentials:

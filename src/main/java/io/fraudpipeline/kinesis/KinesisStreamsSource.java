@@ -30,6 +30,10 @@ public final class KinesisStreamsSource
         this.config = config;
     }
 
+    KinesisSourceConfig config() {
+        return config;
+    }
+
     public static Builder builder() {
         return new Builder();
     }
