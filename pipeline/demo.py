@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import shutil
 import signal
@@ -30,6 +31,26 @@ from .sinks import OutputPaths
 from .summary import read_json_lines, read_processed
 
 DEMO_DIR = "out/demo"
+DEMO_SEED = 101
+
+
+def world_wallets(out: Path, events: int) -> Path:
+    """The wallet metadata of the demo's generated world (the job enriches with it)."""
+    from datasets.generator import Config, generate
+
+    class Enough(Exception):
+        pass
+
+    class StopAtFirstRecord(io.TextIOBase):
+        def write(self, s: str) -> int:
+            raise Enough  # the metadata is written before the first record
+
+    wallets = out / f"wallets-{events}-seed{DEMO_SEED}.csv"
+    if not wallets.is_file():
+        with open(wallets, "w", newline="") as f, contextlib.suppress(Enough):
+            config = Config(events=events, seed=DEMO_SEED, fmt="jsonl")
+            generate(config, StopAtFirstRecord(), wallets_out=f)
+    return wallets
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,13 +60,14 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--seconds", type=float, default=0, help="stop after this long [0 = Ctrl-C]")
-    p.add_argument("--kafka-rate", type=float, default=200, help="events/s into Kafka [200]")
-    p.add_argument("--kinesis-rate", type=float, default=100, help="events/s into Kinesis [100]")
+    p.add_argument(
+        "--rate", type=float, default=300, help="events/s of the world, split over both [300]"
+    )
     p.add_argument("--out", default=DEMO_DIR, help=f"output folder [{DEMO_DIR}]")
     return p
 
 
-def job_settings(out: Path, start_ms: int) -> dict[str, str]:
+def job_settings(out: Path, start_ms: int, wallets: Path) -> dict[str, str]:
     """Config of the demo job: both sources of the local stack, from `start_ms` on."""
     return {
         "source.kind": "kafka+kinesis",
@@ -57,6 +79,7 @@ def job_settings(out: Path, start_ms: int) -> dict[str, str]:
         "source.kinesis_endpoint": stack.MOTO_ENDPOINT,
         "source.kinesis_start": "timestamp",
         "source.start_timestamp_ms": str(start_ms),
+        "reference.wallets_file": str(wallets),
         "sink.output_dir": str(out / "lake"),
         "flink.checkpoint_dir": str(out / "checkpoints"),
         "flink.log_dir": str(out / "logs"),
@@ -116,24 +139,21 @@ def main(argv: list[str] | None = None) -> int:
     stack.up(verbose=True)
     stack.local_aws_env()
 
+    # One generated world (enough events for the run; producers stop with the job), split
+    # by wallet: each producer sends its half, so every wallet's history is consistent.
+    events = int(args.rate * (args.seconds or 3600)) + 1
+    wallets = world_wallets(out, events)
     start_ms = int(time.time() * 1000)
-    settings = job_settings(out, start_ms)
+    settings = job_settings(out, start_ms, wallets)
     job_cmd = [sys.executable, "-m", "pipeline", "run"]
     for key, value in settings.items():
         job_cmd += ["--set", f"{key}={value}"]
-    # Enough events for a long demo; the producers are stopped with the job anyway.
-    seconds = args.seconds or 3600
     producers = {
-        "kafka": [
-            sys.executable, "-m", "pipeline.produce", "kafka", "--quiet",
-            "--rate", str(args.kafka_rate), "--events", str(int(args.kafka_rate * seconds) + 1),
-            "--seed", "101",
-        ],
-        "kinesis": [
-            sys.executable, "-m", "pipeline.produce", "kinesis", "--quiet",
-            "--rate", str(args.kinesis_rate), "--events", str(int(args.kinesis_rate * seconds) + 1),
-            "--seed", "202",
-        ],
+        sink: [
+            sys.executable, "-m", "pipeline.produce", sink, "--quiet", "--rate", str(args.rate),
+            "--events", str(events), "--seed", str(DEMO_SEED), "--part", f"{part}/2",
+        ]
+        for part, sink in enumerate(("kafka", "kinesis"))
     }  # fmt: skip
     paths = OutputPaths(out / "lake")
     children: list[subprocess.Popen] = []
@@ -143,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             children.append(_start(cmd, logs / f"producer-{name}.log"))
         print(
             f"job reading kafka {stack.KAFKA_BOOTSTRAP}/transactions + kinesis "
-            f"{stack.MOTO_ENDPOINT}/{stack.KINESIS_STREAM} from {start_ms} (now); producers at "
-            f"{args.kafka_rate:g} + {args.kinesis_rate:g} events/s.\n"
+            f"{stack.MOTO_ENDPOINT}/{stack.KINESIS_STREAM} from {start_ms} (now); the producers "
+            f"send one world of {args.rate:g} events/s, half of the wallets each.\n"
             f"Results (committed every 5 s):\n"
             + "\n".join(f"  {name:<11}{path}" for name, path in paths.all().items())
             + f"\n  job log    {logs / 'job.log'}  (Flink: {logs / 'flink-*.log'})"
