@@ -236,3 +236,41 @@ def produce_more(bootstrap: str, topic: str, lines: list[str]) -> None:
         key = json_event(line).key
         producer.produce(topic, value=line.encode(), key=key.encode() if key else None)
     assert producer.flush(30) == 0
+
+
+def test_kinesis_timestamp_start_skips_older_records_and_bad_bytes_reach_the_dlq(
+    local_stack, tmp_path
+):
+    lines, _, wallets = generated(tmp_path, 400, seed=5)
+    valid = lines[:200]
+    stream = fresh_stream(shards=1)
+    put_kinesis(stream, valid[:100])  # before the start time: never read
+    time.sleep(1.5)
+    start_ms = int(time.time() * 1000)
+    time.sleep(0.5)
+    kinesis = stack.aws_client("kinesis")
+    bad = [b'{"tx_id":"tx_bad\xff\xfe","wallet_id":"w_1"}', b"x" * 70_000]
+    for data in bad:
+        kinesis.put_record(StreamName=stream, Data=data, PartitionKey="bad")
+    put_kinesis(stream, valid[100:])
+
+    overrides = {
+        "source.kind": "kinesis",
+        "source.format": "jsonl",
+        "source.kinesis_stream": stream,
+        "source.kinesis_endpoint": stack.MOTO_ENDPOINT,
+        "source.kinesis_start": "timestamp",
+        "source.start_timestamp_ms": str(start_ms),
+        "source.kinesis_bounded": "true",
+        "reference.wallets_file": str(wallets),
+    }
+    paths = run_job(tmp_path, tmp_path / "unused", 1, **overrides)
+
+    processed = read_processed(paths.processed, ["tx_id"]).column("tx_id").to_pylist()
+    dlq = read_json_lines(paths.dlq)
+    # Only what was put after the start time, exactly as the offline replay sees it.
+    offline = replay(iter(valid[100:]), Components(load_config(overrides)))
+    assert sorted(processed) == sorted(s.view.event.tx.tx_id for s in offline.scored)
+    expected_reasons = [r.reason for _, r in offline.rejections] + ["not_utf8", "oversize_record"]
+    assert sorted(r["reason"] for r in dlq) == sorted(expected_reasons)
+    assert all(r["source"] == f"kinesis:{stack.MOTO_ENDPOINT}/{stream}" for r in dlq)
