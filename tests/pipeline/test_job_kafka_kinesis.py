@@ -87,14 +87,24 @@ def without_cross_lane_transfers(lines: list[str], labels: Path, shards: int) ->
     return kept
 
 
-def fresh_stream(shards: int) -> str:
-    name = f"ingest-test-{uuid.uuid4().hex[:8]}"
+@pytest.fixture
+def fresh_stream(local_stack):
+    """A factory of new Kinesis streams, deleted after the test (moto keeps them in memory)."""
     kinesis = stack.aws_client("kinesis")
-    kinesis.create_stream(StreamName=name, ShardCount=shards)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
-    )
-    return name
+    made: list[str] = []
+
+    def make(shards: int) -> str:
+        name = f"ingest-test-{uuid.uuid4().hex[:8]}"
+        kinesis.create_stream(StreamName=name, ShardCount=shards)
+        kinesis.get_waiter("stream_exists").wait(
+            StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+        )
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        kinesis.delete_stream(StreamName=name)
 
 
 def put_kinesis(stream: str, lines: list[str]) -> None:
@@ -119,7 +129,7 @@ def source_overrides(bootstrap: str, topic: str, stream: str, wallets: Path) -> 
     }
 
 
-def test_job_processes_kafka_and_kinesis_exactly_once(local_stack, tmp_path):
+def test_job_processes_kafka_and_kinesis_exactly_once(local_stack, fresh_stream, tmp_path):
     lines, labels, wallets = generated(tmp_path, 3_000, seed=21)
     lines = without_cross_lane_transfers(lines, labels, shards=1)
     to_kafka = [line for line in lines if goes_to_kafka(line)]
@@ -168,7 +178,7 @@ def wait_for(what: str, check, timeout_s: float, job) -> None:
 
 
 def test_job_killed_mid_stream_resumes_from_its_checkpoint_without_loss_or_duplicates(
-    local_stack, tmp_path
+    local_stack, fresh_stream, tmp_path
 ):
     lines, labels, wallets = generated(tmp_path, 4_000, seed=33)
     lines = without_cross_lane_transfers(lines, labels, shards=2)
@@ -239,7 +249,7 @@ def produce_more(bootstrap: str, topic: str, lines: list[str]) -> None:
 
 
 def test_kinesis_timestamp_start_skips_older_records_and_bad_bytes_reach_the_dlq(
-    local_stack, tmp_path
+    local_stack, fresh_stream, tmp_path
 ):
     lines, _, wallets = generated(tmp_path, 400, seed=5)
     valid = lines[:200]
@@ -274,3 +284,29 @@ def test_kinesis_timestamp_start_skips_older_records_and_bad_bytes_reach_the_dlq
     expected_reasons = [r.reason for _, r in offline.rejections] + ["not_utf8", "oversize_record"]
     assert sorted(r["reason"] for r in dlq) == sorted(expected_reasons)
     assert all(r["source"] == f"kinesis:{stack.MOTO_ENDPOINT}/{stream}" for r in dlq)
+
+
+def test_a_missing_kinesis_stream_fails_the_job_with_a_clear_error(local_stack, tmp_path):
+    import subprocess
+    import sys
+
+    from pipeline.config import PROJECT_ROOT
+
+    missing = f"no-such-stream-{uuid.uuid4().hex[:8]}"
+    args = [sys.executable, "-m", "pipeline", "run"]
+    for key, value in {
+        "source.kind": "kinesis",
+        "source.format": "jsonl",
+        "source.kinesis_stream": missing,
+        "source.kinesis_endpoint": stack.MOTO_ENDPOINT,
+        "sink.output_dir": str(tmp_path / "lake"),
+        "flink.checkpoint_dir": str(tmp_path / "checkpoints"),
+        "flink.log_dir": str(tmp_path / "logs"),
+    }.items():
+        args += ["--set", f"{key}={value}"]
+    # Unbounded: without the error the job would run forever, and the timeout would fail.
+    proc = subprocess.run(args, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert f"cannot list the shards of kinesis:{stack.MOTO_ENDPOINT}/{missing}" in (
+        proc.stdout + proc.stderr
+    )
