@@ -47,6 +47,9 @@ def flink_configuration(cfg: PipelineConfig, jars: str | None) -> Configuration:
     if f.state_recovery_path:
         recovery = cfg.resolve(f.state_recovery_path).as_uri()
         conf.set_string("execution.state-recovery.path", recovery)
+    # The wallet-risk function writes its state when the ShardBatcher's sync batch comes
+    # right before a barrier; an unaligned barrier could overtake it (pipeline/functions.py).
+    conf.set_string("execution.checkpointing.unaligned.enabled", "false")
     # A bounded local run should fail with its error, not retry forever.
     conf.set_string("restart-strategy.type", "none")
     if jars:

@@ -61,10 +61,10 @@ def _is_stale(jar: Path) -> bool:
     """Say whether ``jar`` is missing or older than ``pom.xml`` or a Java source."""
     if not jar.is_file():
         return True
-    # A pom edited after the last build (new version, new connector), or edited Java,
-    # means the jar no longer matches the sources.
-    built = jar.stat().st_mtime
+    # A pom edited after the last build (new version, new connector), or a changed
+    # operator source, means the jar no longer matches the checkout.
     inputs = [POM, *JAVA_SOURCES.rglob("*.java")] if JAVA_SOURCES.is_dir() else [POM]
+    built = jar.stat().st_mtime
     return any(p.is_file() and p.stat().st_mtime > built for p in inputs)
 
 
