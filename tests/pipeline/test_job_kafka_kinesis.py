@@ -198,7 +198,7 @@ def test_job_killed_mid_stream_resumes_from_its_checkpoint_without_loss_or_dupli
 
     job = start_job(tmp_path, 1, **overrides)
     try:
-        wait_for("first outputs", lambda: committed_records(paths)[0], 180, job)
+        wait_for("first outputs", lambda: committed_records(paths)[0], 300, job)
         # The second half arrives while the job runs; the job dies part-way through it.
         sender = threading.Thread(target=send_slowly, args=(local_stack, topic, stream, second))
         sender.start()
