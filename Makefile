@@ -5,10 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce migrate load-warehouse bench-warehouse
-.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce rules-check rules-test
-.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce \
-	cluster-up cluster-submit cluster-status cluster-down dashboard metrics-record alarms-watch
+.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce migrate load-warehouse bench-warehouse rules-check rules-test cluster-up cluster-submit cluster-status cluster-down dashboard metrics-record alarms-watch demo-stack test-java
+.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce migrate load-warehouse bench-warehouse rules-check rules-test cluster-up cluster-submit cluster-status cluster-down dashboard metrics-record alarms-watch demo-stack test-java
+.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce migrate load-warehouse bench-warehouse rules-check rules-test cluster-up cluster-submit cluster-status cluster-down dashboard metrics-record alarms-watch demo-stack test-java
+.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce migrate load-warehouse bench-warehouse rules-check rules-test cluster-up cluster-submit cluster-status cluster-down dashboard metrics-record alarms-watch demo-stack test-java
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -63,6 +63,12 @@ stack-status: ## print each local stack service as up or down
 
 clean: ## remove outputs and build artefacts (keeps the virtualenv)
 	rm -rf out build .bench
+
+demo-stack: setup ## the full pipeline on the local stack: both producers + the job on kafka+kinesis (DURATION=s, default until Ctrl-C)
+	$(PY) -m pipeline.demo --seconds $${DURATION:-0} $(ARGS)
+
+test-java: ## JUnit tests of the repo's own Java (Kinesis source, event-time assigner)
+	mvn -q -f pom.xml test
 
 produce: $(STAMP) ## send transactions to the local stack (SINK=kafka|kinesis, ARGS="--events N --rate R")
 	$(PY) -m pipeline.produce $${SINK:-kafka} $(ARGS)

@@ -25,9 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--events", type=int, default=1_000_000)
     bench.add_argument(
         "--source",
-        choices=("file", "kafka"),
+        choices=("file", "kafka", "kinesis"),
         default="file",
-        help="where the job reads the events: the file, or a Kafka topic of the local stack",
+        help="where the job reads the events: the file, or a Kafka topic / Kinesis stream of "
+        "the local stack (Kinesis on moto: use --events 100000 or fewer)",
     )
     rules = sub.add_parser("rules", help="SQL rules: check (plan every rule) or test (run one)")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)

@@ -188,6 +188,30 @@ def kafka_topic_with(tx: Path, events: int) -> str:
     return topic
 
 
+def kinesis_stream_with(tx: Path, events: int) -> str:
+    """A local-stack (moto) stream of one shard holding the dataset as JSON; delete it after.
+
+    One shard keeps file order. moto keeps records in its own memory (~1 KB each) and scans
+    a shard from the start on every GetRecords, so keep --events to ~100k here.
+    """
+    from . import stack
+    from .producers import KinesisProducerSink, replay, run
+    from .run import kinesis_stream_records
+
+    stack.up(verbose=False)
+    stack.local_aws_env()
+    name = f"bench-{events}-seed{BENCH_SEED}"
+    kinesis = stack.aws_client("kinesis")
+    if name not in kinesis.list_streams().get("StreamNames", []):
+        kinesis.create_stream(StreamName=name, ShardCount=1)
+        kinesis.get_waiter("stream_exists").wait(StreamName=name)
+    if kinesis_stream_records(name, stack.MOTO_ENDPOINT, stack.AWS_REGION) != events:
+        print(f"putting {events:,} events into Kinesis stream {name} …", file=sys.stderr)
+        stats = run(replay(tx, speed=0), KinesisProducerSink(name, stack.MOTO_ENDPOINT))
+        print(f"  {stats.summary()}", file=sys.stderr)
+    return name
+
+
 def _child(args: list[str]) -> int:
     side, events, source = args[0], int(args[1]), args[2]
     tx, wallets = dataset(events)
@@ -208,10 +232,27 @@ def _child(args: list[str]) -> int:
             "source.kafka_topic": kafka_topic_with(tx, events),
             "source.kafka_bounded": "true",
         }
+    stream = None
+    if source == "kinesis" and side == "flink":
+        from . import stack
+
+        stack_was_up = all(stack.status().values())
+        stream = kinesis_stream_with(tx, events)
+        overrides |= {
+            "source.kind": "kinesis",
+            "source.format": "jsonl",
+            "source.kinesis_stream": stream,
+            "source.kinesis_endpoint": stack.MOTO_ENDPOINT,
+            "source.kinesis_bounded": "true",
+        }
     cfg = load_config(overrides)
     try:
         out = run_flink(cfg) if side == "flink" else run_baseline(cfg)
     finally:
+        if stream:  # moto holds the records in memory: give it back
+            from . import stack
+
+            stack.aws_client("kinesis").delete_stream(StreamName=stream)
         if not stack_was_up:  # leave the machine as we found it
             from . import stack
 
@@ -249,7 +290,8 @@ def _mb(n: int | None) -> str:
 
 
 def main(events: int, source: str = "file") -> int:
-    """`source`: where the Flink side reads the events (file, or a local-stack Kafka topic)."""
+    """`source`: where the Flink side reads the events: the file, or a local-stack Kafka topic
+    or Kinesis stream filled with them first."""
     dataset(events)
     results = {side: _run_side(side, events, source) for side in ("baseline", "flink")}
     rows = [

@@ -25,21 +25,51 @@ DEFAULTS_FILE = PROJECT_ROOT / "flink-conf" / "pipeline.toml"
 ENV_PREFIX = "FRAUD_"
 
 
+SOURCE_KINDS = ("file", "kafka", "kinesis", "kafka+kinesis")
+
+
 class ConfigError(ValueError):
     """The configuration is incomplete, has unknown keys or values of the wrong type."""
 
 
 @dataclass(frozen=True, slots=True)
 class SourceConfig:
-    kind: str  # file | kafka
+    kind: str  # file | kafka | kinesis | kafka+kinesis
     path: str
     format: str  # csv | jsonl
     kafka_bootstrap_servers: str
     kafka_topic: str
     kafka_group_id: str
-    kafka_start: str  # earliest | latest | committed
+    kafka_start: str  # earliest | latest | committed | timestamp
     kafka_bounded: bool
+    kinesis_stream: str
+    kinesis_region: str
+    kinesis_endpoint: str  # '' = AWS itself
+    kinesis_start: str  # trim_horizon | latest | timestamp
+    kinesis_bounded: bool
+    kinesis_poll_interval_ms: int
+    kinesis_shard_discovery_interval_ms: int
+    start_timestamp_ms: int  # for kafka_start / kinesis_start = timestamp
+    watermark_out_of_orderness_ms: int
+    watermark_idleness_ms: int  # 0 = never mark a source idle
     max_record_bytes: int
+
+    @property
+    def reads_kafka(self) -> bool:
+        return self.kind in ("kafka", "kafka+kinesis")
+
+    @property
+    def reads_kinesis(self) -> bool:
+        return self.kind in ("kinesis", "kafka+kinesis")
+
+    @property
+    def bounded(self) -> bool:
+        """Whether a run ends by itself: a file, or every broker source bounded."""
+        if self.kind == "file":
+            return True
+        return (not self.reads_kafka or self.kafka_bounded) and (
+            not self.reads_kinesis or self.kinesis_bounded
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +100,7 @@ class FlinkConfig:
     bundle_time_ms: int
     checkpoint_interval_ms: int
     checkpoint_dir: str
+    state_recovery_path: str  # '' = fresh start; else a retained checkpoint (chk-N folder)
     state_backend: str  # hashmap | rocksdb
     log_dir: str
     wallet_state_ttl_ms: int
@@ -316,10 +347,22 @@ def _build(flat: Mapping[str, Any]) -> PipelineConfig:
 
 
 def _check(cfg: PipelineConfig) -> None:
-    if cfg.source.kind not in ("file", "kafka"):
-        raise ConfigError(f"source.kind must be file or kafka, not {cfg.source.kind!r}")
-    if cfg.source.kafka_start not in ("earliest", "latest", "committed"):
-        raise ConfigError("source.kafka_start must be earliest, latest or committed")
+    s = cfg.source
+    if s.kind not in SOURCE_KINDS:
+        raise ConfigError(f"source.kind must be one of {', '.join(SOURCE_KINDS)}, not {s.kind!r}")
+    if s.kafka_start not in ("earliest", "latest", "committed", "timestamp"):
+        raise ConfigError("source.kafka_start must be earliest, latest, committed or timestamp")
+    if s.kinesis_start not in ("trim_horizon", "latest", "timestamp"):
+        raise ConfigError("source.kinesis_start must be trim_horizon, latest or timestamp")
+    starts_at_time = (s.reads_kafka and s.kafka_start == "timestamp") or (
+        s.reads_kinesis and s.kinesis_start == "timestamp"
+    )
+    if starts_at_time and s.start_timestamp_ms <= 0:
+        raise ConfigError("a timestamp start needs source.start_timestamp_ms (epoch ms > 0)")
+    if s.watermark_out_of_orderness_ms < 0 or s.watermark_idleness_ms < 0:
+        raise ConfigError("source.watermark_* must be >= 0")
+    if s.kinesis_poll_interval_ms < 1 or s.kinesis_shard_discovery_interval_ms < 1:
+        raise ConfigError("source.kinesis_*_interval_ms must be >= 1")
     if cfg.source.format not in ("csv", "jsonl"):
         raise ConfigError(f"source.format must be csv or jsonl, not {cfg.source.format!r}")
     if cfg.flink.python_execution_mode not in ("thread", "process"):

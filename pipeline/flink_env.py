@@ -41,6 +41,13 @@ def flink_configuration(cfg: PipelineConfig, jars: str | None) -> Configuration:
     conf.set_string("table.local-time-zone", "UTC")
     conf.set_string("state.backend.type", f.state_backend)
     conf.set_string("execution.checkpointing.dir", cfg.resolve(f.checkpoint_dir).as_uri())
+    # A cancelled job keeps its last checkpoint, so it can be restarted from it.
+    conf.set_string(
+        "execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION"
+    )
+    if f.state_recovery_path:
+        recovery = cfg.resolve(f.state_recovery_path).as_uri()
+        conf.set_string("execution.state-recovery.path", recovery)
     # The wallet-risk function writes its state when the ShardBatcher's sync batch comes
     # right before a barrier; an unaligned barrier could overtake it (pipeline/functions.py).
     conf.set_string("execution.checkpointing.unaligned.enabled", "false")

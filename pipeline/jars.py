@@ -4,7 +4,8 @@ The PyFlink wheel ships no Kafka, Kinesis, Parquet or S3 jars. ``pom.xml`` at
 the project root pins them and ``mvn package`` builds:
 
 * ``build/jars/fraud-pipeline-connectors.jar`` -- one shaded jar with the Kafka
-  SQL connector, the Parquet format and the few Hadoop classes Parquet needs;
+  SQL connector, the Parquet format, the few Hadoop classes Parquet needs, and this
+  repo's own Java (``src/main/java``: the Kinesis source, the event-time assigner);
   handed to Flink through the ``pipeline.jars`` option (see :func:`pipeline_jars`).
 * ``build/plugins/s3-fs-hadoop/flink-s3-fs-hadoop-<version>.jar`` -- the S3
   filesystem, which Flink only loads from a plugins directory
@@ -24,6 +25,7 @@ from pathlib import Path
 __all__ = [
     "BUILD_DIR",
     "CONNECTOR_JAR",
+    "JAVA_SOURCES",
     "MAVEN_COMMAND",
     "PLUGINS_DIR",
     "POM",
@@ -46,15 +48,14 @@ BUILD_DIR: Path = PROJECT_ROOT / "build"
 #: Shaded jar with the connectors and formats, for ``pipeline.jars``.
 CONNECTOR_JAR: Path = BUILD_DIR / "jars" / "fraud-pipeline-connectors.jar"
 
+#: This repo's own Java sources, compiled into :data:`CONNECTOR_JAR`.
+JAVA_SOURCES: Path = PROJECT_ROOT / "src" / "main" / "java"
+
 #: Flink plugins root: each sub-folder (``s3-fs-hadoop/``) is one plugin.
 PLUGINS_DIR: Path = BUILD_DIR / "plugins"
 
 #: The one command that builds both outputs (run from :data:`PROJECT_ROOT`).
 MAVEN_COMMAND: tuple[str, ...] = ("mvn", "-q", "-f", "pom.xml", "package", "-DskipTests")
-
-
-#: The project's own Java operators, compiled into the connector jar.
-JAVA_SOURCES: Path = PROJECT_ROOT / "src" / "main" / "java"
 
 
 def _is_stale(jar: Path) -> bool:

@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="generator seed [7]")
     p.add_argument("--replay", metavar="FILE", help="send this CSV / JSON-lines file instead")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed-up, 0 = unpaced [1]")
+    p.add_argument(
+        "--part",
+        metavar="K/N",
+        help="send only wallet part K of N (producers sharing a seed split one world)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress line")
     return p
 
@@ -50,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
             source = producers.replay(args.replay, args.speed)
         else:
             source = producers.synthetic(args.rate, args.events, args.seed)
+        if args.part:
+            k, n = (int(x) for x in args.part.split("/"))
+            source = producers.wallet_part(source, k, n)
         if args.sink == "kafka":
             sink = producers.KafkaProducerSink(args.bootstrap, args.topic)
             target = f"kafka {args.bootstrap} topic {args.topic}"

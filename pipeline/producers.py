@@ -33,6 +33,7 @@ import re
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -252,6 +253,22 @@ def synthetic(rate_per_s: float = 0.0, events: int = 10_000, seed: int = 7) -> S
             yield json_event(line)
 
     return Source(gen(), events, f"synthetic({events:,} events, seed {seed})")
+
+
+def wallet_part(source: Source, part: int, parts: int) -> Source:
+    """Only the events whose wallet falls in `part` of `parts` (CRC-32 of the key, or of
+    the record when it has none): several producers running the same seeded source each
+    send their share of one world, every wallet's events through one of them."""
+    if not 0 <= part < parts:
+        raise ProducerError(f"part {part} is not within 0..{parts - 1}")
+
+    def gen() -> Iterator[Event]:
+        for event in source:
+            key = event.key.encode() if event.key else event.value
+            if zlib.crc32(key) % parts == part:
+                yield event
+
+    return Source(gen(), None, f"{source.name}, wallet part {part}/{parts}")
 
 
 def _sniff_format(path: Path) -> str:

@@ -12,8 +12,7 @@ from pipeline.config import PROJECT_ROOT
 from pipeline.sinks import OutputPaths
 
 
-def run_job(out: Path, source: Path, parallelism: int, **overrides: str) -> OutputPaths:
-    """Run the job on `source` with config `overrides`; a failure fails the test with its log."""
+def _job_command(out: Path, source: Path, parallelism: int, overrides: dict) -> list[str]:
     settings = {
         "source.path": str(source),
         "sink.output_dir": str(out / "lake"),
@@ -26,8 +25,13 @@ def run_job(out: Path, source: Path, parallelism: int, **overrides: str) -> Outp
     args = [sys.executable, "-m", "pipeline", "run"]
     for key, value in settings.items():
         args += ["--set", f"{key}={value}"]
+    return args
+
+
+def run_job(out: Path, source: Path, parallelism: int, **overrides: str) -> OutputPaths:
+    """Run the job on `source` with config `overrides`; a failure fails the test with its log."""
     proc = subprocess.run(
-        args,
+        _job_command(out, source, parallelism, overrides),
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -45,6 +49,33 @@ def python_detector_alerts(alerts: list[dict]) -> list[dict]:
 
     version = load_config().decision.rules_version
     return [a for a in alerts if a["rules_version"] == version]
+
+
+def start_job(out: Path, parallelism: int, **overrides: str) -> subprocess.Popen:
+    """Start an unbounded job in its own process group (the PyFlink JVM is a child of it),
+    logging to `out`/job.log; stop it with `kill_job`."""
+    log = open(out / "job.log", "ab")  # noqa: SIM115 - owned by the process, closed by kill_job
+    proc = subprocess.Popen(
+        _job_command(out, out / "unused", parallelism, overrides),
+        cwd=PROJECT_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        start_new_session=True,
+    )
+    proc.log = log
+    return proc
+
+
+def kill_job(proc: subprocess.Popen) -> None:
+    """Kill a job started by `start_job` at once, JVM included (a crash: no clean shutdown)."""
+    import contextlib
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.log.close()
 
 
 def assert_outputs_match_offline(paths: OutputPaths, offline, labels: Path) -> dict[str, list]:

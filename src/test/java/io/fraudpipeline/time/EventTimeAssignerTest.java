@@ -1,0 +1,38 @@
+package io.fraudpipeline.time;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+
+class EventTimeAssignerTest {
+    private static final long T = 1772409605340L; // 2026-03-02T00:00:05.340Z
+
+    @Test
+    void readsIsoAndEpochMillisFromJson() {
+        EventTimeAssigner json = new EventTimeAssigner(false);
+        assertEquals(T, json.extractTimestamp("{\"tx_id\":\"a\",\"event_time\":\"2026-03-02T00:00:05.340Z\"}", 0L));
+        assertEquals(T, json.extractTimestamp("{\"event_time\": " + T + ", \"x\": 1}", 0L));
+        assertEquals(T, json.extractTimestamp("{\"event_time\":\"2026-03-02T00:00:05.340+00:00\"}", 0L));
+    }
+
+    @Test
+    void readsTheSecondCsvColumn() {
+        EventTimeAssigner csv = new EventTimeAssigner(true);
+        assertEquals(T, csv.extractTimestamp("tx_1,2026-03-02T00:00:05.340Z,trade,w_1", 0L));
+    }
+
+    @Test
+    void unreadableTimeFallsBackToThePreviousThenTheSourceTimestampNeverThrows() {
+        EventTimeAssigner json = new EventTimeAssigner(false);
+        assertEquals(42L, json.extractTimestamp("not json \uFFFD", 42L)); // nothing read yet
+        json.extractTimestamp("{\"event_time\":\"2026-03-02T00:00:05.340Z\"}", 0L);
+        for (String bad : new String[] {"", "{\"event_time\":\"yesterday\"}", "{\"event_time\":", "{\"event_time\":\"2026",
+                "{\"event_time\":null}", "{\"event_time\":\"99999999999999999999999\"}"}) {
+            assertEquals(T, json.extractTimestamp(bad, 7L), bad);
+        }
+        EventTimeAssigner fresh = new EventTimeAssigner(true);
+        long before = System.currentTimeMillis();
+        long ts = fresh.extractTimestamp("no,commas-here-is-time", Long.MIN_VALUE);
+        assertEquals(true, ts >= before);
+    }
+}
