@@ -6,9 +6,6 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce migrate load-warehouse bench-warehouse rules-check rules-test cluster-up cluster-submit cluster-status cluster-down dashboard metrics-record alarms-watch demo-stack test-java
-.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce migrate load-warehouse bench-warehouse rules-check rules-test cluster-up cluster-submit cluster-status cluster-down dashboard metrics-record alarms-watch demo-stack test-java
-.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce migrate load-warehouse bench-warehouse rules-check rules-test cluster-up cluster-submit cluster-status cluster-down dashboard metrics-record alarms-watch demo-stack test-java
-.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce migrate load-warehouse bench-warehouse rules-check rules-test cluster-up cluster-submit cluster-status cluster-down dashboard metrics-record alarms-watch demo-stack test-java
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
