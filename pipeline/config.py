@@ -43,9 +43,18 @@ class SourceConfig:
 
 @dataclass(frozen=True, slots=True)
 class SinkConfig:
-    kind: str  # local
+    kind: str  # local | s3: where the lake lives
     output_dir: str
+    s3_root: str  # s3://bucket/prefix of the lake (kind = s3)
+    s3_endpoint: str  # '' = AWS's own endpoint
+    s3_path_style_access: bool
+    raw_prefix: str
+    processed_prefix: str
+    quarantine_prefix: str
     processed_rolling_file_size_mb: int
+    processed_auto_compaction: bool
+    raw_rolling_file_size_mb: int
+    rollover_interval_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,7 @@ class FlinkConfig:
     bundle_time_ms: int
     checkpoint_interval_ms: int
     checkpoint_dir: str
+    restore_path: str  # '' = fresh start; else a retained checkpoint (chk-N) or savepoint
     state_backend: str  # hashmap | rocksdb
     log_dir: str
     wallet_state_ttl_ms: int
@@ -233,6 +243,14 @@ def _build(flat: Mapping[str, Any]) -> PipelineConfig:
 def _check(cfg: PipelineConfig) -> None:
     if cfg.source.kind not in ("file", "kafka"):
         raise ConfigError(f"source.kind must be file or kafka, not {cfg.source.kind!r}")
+    if cfg.sink.kind not in ("local", "s3"):
+        raise ConfigError(f"sink.kind must be local or s3, not {cfg.sink.kind!r}")
+    if cfg.sink.kind == "s3" and not cfg.sink.s3_root.startswith("s3://"):
+        raise ConfigError(f"sink.s3_root must be s3://bucket/prefix, not {cfg.sink.s3_root!r}")
+    prefixes = (cfg.sink.raw_prefix, cfg.sink.processed_prefix, cfg.sink.quarantine_prefix)
+    if len(set(prefixes)) != 3 or any(not p or p.startswith((".", "_", "/")) for p in prefixes):
+        # '.'/'_' names are hidden from readers (in-progress files), so a zone there is lost.
+        raise ConfigError(f"sink zone prefixes must be distinct visible names, not {prefixes}")
     if cfg.source.kafka_start not in ("earliest", "latest", "committed"):
         raise ConfigError("source.kafka_start must be earliest, latest or committed")
     if cfg.source.format not in ("csv", "jsonl"):
