@@ -160,6 +160,8 @@ def raw_zone_sink(path: str, cfg: PipelineConfig) -> FileSink:
                 inactivity_interval=s.rollover_interval_ms,
             )
         )
+        # Age and inactivity are checked on this timer (Flink's default: every 60 s).
+        .with_bucket_check_interval(min(60_000, s.rollover_interval_ms))
         .with_output_file_config(
             OutputFileConfig.builder().with_part_prefix("raw").with_part_suffix(".txt").build()
         )
