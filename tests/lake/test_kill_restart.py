@@ -135,8 +135,10 @@ def test_job_killed_mid_stream_restarts_from_checkpoint_exactly_once(local_stack
         assert max(before_kill.values()) == 1, "a transaction was visible twice before the kill"
         # What the killed job left unfinished (in-progress, pending) stays hidden: readers
         # see a part of the stream, each transaction at most once.
-        after_kill = Counter(processed_tx_ids(seen()))
+        at_kill = seen()
+        after_kill = Counter(processed_tx_ids(at_kill))
         assert max(after_kill.values()) == 1 and set(after_kill) <= set(valid)
+        published = _visible_files(at_kill.root)
         assert len(after_kill) < len(valid), "the job had finished before the kill"
 
         _append(local_stack, topic, lines[second_part:])
@@ -155,6 +157,9 @@ def test_job_killed_mid_stream_restarts_from_checkpoint_exactly_once(local_stack
         raw = raw_zone_lines(final, started, utc_now())
         assert Counter(line.decode() for line in raw) == Counter(lines)
         assert f"restoring from {restored_from}" in log.read_text()
+        # Published files are never rewritten or removed by the restarted job.
+        now = _visible_files(final.root)
+        assert {k: now.get(k) for k in published} == published
         if kind == "local":
             # Hidden in-progress files may remain from the killed run; no reader sees them.
             assert all(p.name.startswith(".") for p in hidden_files(final.root))
@@ -164,6 +169,16 @@ def test_job_killed_mid_stream_restarts_from_checkpoint_exactly_once(local_stack
             from pipeline.lake import S3Location, clear, s3_client
 
             clear(s3_client(cfg), S3Location.parse(settings["sink.s3_root"]))
+
+
+def _visible_files(root: Path) -> dict[str, bytes]:
+    """Relative path -> content of every file a reader sees (no '.'/'_' names)."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file()
+        and not any(part.startswith((".", "_")) for part in p.relative_to(root).parts)
+    }
 
 
 def _produce_paced(bootstrap: str, topic: str, lines: list[str], seconds: float) -> None:
