@@ -82,6 +82,9 @@ class FlinkConfig:
     state_backend: str  # hashmap | rocksdb
     log_dir: str
     wallet_state_ttl_ms: int
+    state_shards: int
+    batch_max_records: int
+    batch_max_delay_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +264,9 @@ def _check(cfg: PipelineConfig) -> None:
         raise ConfigError("flink.state_backend must be hashmap or rocksdb")
     if cfg.flink.parallelism < 1:
         raise ConfigError("flink.parallelism must be >= 1")
+    for key in ("state_shards", "batch_max_records", "batch_max_delay_ms"):
+        if getattr(cfg.flink, key) < 1:
+            raise ConfigError(f"flink.{key} must be >= 1")
     for rule_id, det in cfg.detectors.items():
         # A cap below the count would silently disable the detector.
         need = getattr(det, "min_count", None) or getattr(det, "min_distinct_counterparties", None)

@@ -12,14 +12,12 @@ import gc
 import time
 from collections import OrderedDict
 
+import numpy as np
 import orjson
-from pyflink.common import Time, Types
+from pyflink.common import Types
 from pyflink.datastream import OutputTag
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
-from pyflink.datastream.state import (
-    StateTtlConfig,
-    ValueStateDescriptor,
-)
+from pyflink.datastream.state import MapStateDescriptor
 
 from operators.decide import Decider, iso_ms
 from operators.validate import Rejection
@@ -35,15 +33,8 @@ ALERTS_TAG = OutputTag("alerts", Types.STRING())
 
 # Wallet states kept deserialized in the operator; Flink state stays authoritative.
 _STATE_CACHE_WALLETS = 200_000
-
-
-def _ttl(ms: int) -> StateTtlConfig:
-    return (
-        StateTtlConfig.new_builder(Time.milliseconds(ms))
-        .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
-        .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-        .build()
-    )
+# Where a wallet state records when it was last written (processing time, for expiry).
+_TOUCHED = "touched_ms"
 
 
 def dlq_record(raw: str, reason: str, detail: str, source: str, now_ms: int) -> str:
@@ -61,19 +52,27 @@ def dlq_record(raw: str, reason: str, detail: str, source: str, now_ms: int) -> 
 
 
 class WalletRiskFunction(KeyedProcessFunction):
-    """Keyed by wallet: validate → dedupe → enrich → detectors → features → ONNX score →
-    decision.
+    """Per micro-batch of one state shard: validate → dedupe → enrich → detectors →
+    features for every record, one batched ONNX call, then the decisions.
 
-    Emits the processed-zone row of every valid new transaction; alerts, invalid records
-    (DLQ) and exact resends (duplicates) go to side outputs as JSON lines.
+    Input: the `ShardBatcher`'s batches (`src/main/java/.../ShardBatcher.java`): parallel
+    arrays of wallet keys and raw records plus a '0'/'1' mirrored flag per record, all of
+    one shard, in arrival order. Emits the processed-zone row of every valid new
+    transaction; alerts, invalid records (DLQ) and exact resends (duplicates) go to side
+    outputs as JSON lines.
 
-    State: `wallet-risk-state`, one value per wallet holding its recent tx ids (dedupe),
-    detector and feature state, with TTL `flink.wallet_state_ttl_ms` for idle wallets.
-    One value keeps it to one state write per event. A bounded write-through cache of
-    deserialized wallet states (oldest first out) saves the per-event read; every change
-    is still written to Flink state before the next record, so checkpoints see exactly
-    what the operator saw. A restore or rescale starts with an empty cache. (A wallet
-    still in the cache outlives its state TTL until it is evicted.)
+    State: `wallet-risk-state`, a MapState under the shard key from wallet id to that
+    wallet's recent tx ids (dedupe), detector and feature state. Each wallet changed by a
+    batch is written once, when the batch ends: Flink takes checkpoints between elements,
+    so a checkpoint sees every batch either wholly or not at all. A bounded cache of
+    deserialized states (oldest first out) saves the reads; a restore or rescale starts
+    with an empty cache.
+
+    Expiry: Flink's state TTL on a MapState costs time proportional to the map's size per
+    access in thread mode (docs/toolchain-notes.md), so instead each wallet state carries
+    the processing time it was last written, and a processing-time timer per shard (at
+    aligned times, so Flink keeps one per shard) drops wallets idle longer than
+    `flink.wallet_state_ttl_ms`.
     """
 
     def __init__(self, cfg: PipelineConfig, source_name: str) -> None:
@@ -87,9 +86,11 @@ class WalletRiskFunction(KeyedProcessFunction):
         self._scorer = comps.scorer
         self._decider: Decider = comps.decider
         self._model_version = comps.model_version
-        state_desc = ValueStateDescriptor("wallet-risk-state", Types.PICKLED_BYTE_ARRAY())
-        state_desc.enable_time_to_live(_ttl(cfg.flink.wallet_state_ttl_ms))
-        self._state = runtime_context.get_state(state_desc)
+        self._ttl_ms = cfg.flink.wallet_state_ttl_ms
+        self._sweep_every_ms = max(self._ttl_ms // 8, 1000)
+        self._state = runtime_context.get_map_state(
+            MapStateDescriptor("wallet-risk-state", Types.STRING(), Types.PICKLED_BYTE_ARRAY())
+        )
         self._cache: OrderedDict[str, dict] = OrderedDict()
         # The cached wallet states are many long-lived containers; default GC thresholds
         # rescan them every few thousand allocations (measured: ~12% of the job's time).
@@ -99,40 +100,72 @@ class WalletRiskFunction(KeyedProcessFunction):
 
     def process_element(self, value, ctx: KeyedProcessFunction.Context):
         started_ns = time.perf_counter_ns()
-        key, raw, mirrored = value[0], value[1], value[2]
+        wallets, raws, mirrored_flags = value[0], value[1], value[2]
         now_ms = time.time_ns() // 1_000_000
+        engine, source = self._engine, self._source
+        touched: dict[str, dict] = {}
+        scored = []
+        for wallet, raw, flag in zip(wallets, raws, mirrored_flags, strict=True):
+            state = touched.get(wallet)
+            if state is None:
+                state = touched[wallet] = self._wallet_state(wallet)
+            mirrored = flag == "1"
+            outcome = engine.process(state, raw, mirrored, now_ms)
+            if outcome is None:
+                continue
+            if isinstance(outcome, Scored):
+                scored.append(outcome)
+            elif isinstance(outcome, Rejection):
+                yield DLQ_TAG, dlq_record(raw, outcome.reason, outcome.detail, source, now_ms)
+            elif isinstance(outcome, Duplicate):
+                yield DUPLICATES_TAG, duplicate_record(outcome, now_ms)
+        for state in touched.values():
+            state[_TOUCHED] = now_ms
+        self._state.put_all(touched)
+        if scored:
+            yield from self._decide(scored, now_ms, started_ns, len(wallets))
+        ctx.timer_service().register_processing_time_timer(
+            (now_ms // self._sweep_every_ms + 1) * self._sweep_every_ms
+        )
+
+    def _wallet_state(self, wallet: str) -> dict:
         cache = self._cache
-        state = cache.get(key)
+        state = cache.get(wallet)
         if state is None:
-            state = self._state.value() or new_wallet_state()
-            cache[key] = state
+            state = self._state.get(wallet) or new_wallet_state()
+            cache[wallet] = state
             if len(cache) > _STATE_CACHE_WALLETS:
                 cache.popitem(last=False)
-        outcome = self._engine.process(state, raw, mirrored, now_ms)
-        if outcome is None:
-            if mirrored:
-                self._state.update(state)
-            return
-        if isinstance(outcome, Scored):
-            self._state.update(state)
-            score = self._scorer.score_one(outcome.features)
-            alert = self._decider.decide(
+        return state
+
+    def _decide(self, scored: list[Scored], now_ms: int, started_ns: int, records: int):
+        """Score the batch's new transactions in one ONNX call, then decide each."""
+        scores = self._scorer.score_batch(np.array([s.features for s in scored], np.float32))
+        # processing_us: the batch's time per record (parse to score), as a record's share.
+        spent_us = (time.perf_counter_ns() - started_ns) // 1000 // records
+        decider, version = self._decider, self._model_version
+        for outcome, score in zip(scored, scores.tolist(), strict=True):
+            alert = decider.decide(
                 outcome.view.event, outcome.hits, score, outcome.features, now_ms
             )
             if alert is not None:
                 yield ALERTS_TAG, alert.to_json()
-            spent_us = (time.perf_counter_ns() - started_ns) // 1000
-            yield processed_row(outcome, score, alert, self._model_version, now_ms, spent_us)
-        elif isinstance(outcome, Rejection):
-            yield DLQ_TAG, dlq_record(raw, outcome.reason, outcome.detail, self._source, now_ms)
-        elif isinstance(outcome, Duplicate):
-            yield (
-                DUPLICATES_TAG,
-                orjson.dumps(
-                    {
-                        "tx_id": outcome.tx_id,
-                        "wallet_id": outcome.wallet_id,
-                        "seen_at": iso_ms(now_ms),
-                    }
-                ).decode(),
-            )
+            yield processed_row(outcome, score, alert, version, now_ms, spent_us)
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
+        """Drop this shard's wallets not written for longer than the state TTL."""
+        cutoff = timestamp - self._ttl_ms
+        expired = [w for w, st in self._state.items() if st.get(_TOUCHED, 0) < cutoff]
+        for wallet in expired:
+            self._state.remove(wallet)
+            self._cache.pop(wallet, None)
+        if not self._state.is_empty():
+            ctx.timer_service().register_processing_time_timer(timestamp + self._sweep_every_ms)
+        return ()
+
+
+def duplicate_record(dup: Duplicate, now_ms: int) -> str:
+    """The JSON line recording one dropped resend."""
+    return orjson.dumps(
+        {"tx_id": dup.tx_id, "wallet_id": dup.wallet_id, "seen_at": iso_ms(now_ms)}
+    ).decode()

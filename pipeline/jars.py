@@ -52,13 +52,19 @@ PLUGINS_DIR: Path = BUILD_DIR / "plugins"
 MAVEN_COMMAND: tuple[str, ...] = ("mvn", "-q", "-f", "pom.xml", "package", "-DskipTests")
 
 
+#: The project's own Java operators, compiled into the connector jar.
+JAVA_SOURCES: Path = PROJECT_ROOT / "src" / "main" / "java"
+
+
 def _is_stale(jar: Path) -> bool:
-    """Say whether ``jar`` is missing or older than ``pom.xml``."""
+    """Say whether ``jar`` is missing or older than ``pom.xml`` or a Java source."""
     if not jar.is_file():
         return True
-    # A pom edited after the last build (new version, new connector) means
-    # the jar no longer matches what the project pins.
-    return POM.is_file() and POM.stat().st_mtime > jar.stat().st_mtime
+    # A pom edited after the last build (new version, new connector), or a changed
+    # operator source, means the jar no longer matches the checkout.
+    inputs = [POM, *JAVA_SOURCES.rglob("*.java")] if JAVA_SOURCES.is_dir() else [POM]
+    built = jar.stat().st_mtime
+    return any(p.is_file() and p.stat().st_mtime > built for p in inputs)
 
 
 def _plugin_jars() -> list[Path]:

@@ -3,12 +3,16 @@
 `build_fraud_pipeline` wires operators only; `pipeline/run.py` attaches real sources and
 sinks, and tests attach in-memory ones to the same builder.
 
-Why one keyed Python operator does validate → dedupe → enrich → detect → features: every
-boundary between Python operators costs a JVM↔Python crossing (measured here at 16 µs
-for a forward hop and 32 µs for a keyed hop per event, thread mode), which alone would
-eat the throughput budget. So the JVM extracts the wallet key (SQL, no Python), the data
-crosses into Python once, and the ONNX scoring and decision functions after the keyed
-function are chained into the same Python call (PyFlink's operator chaining).
+The Python boundary is the cost (docs/toolchain-notes.md): a record crossing from the JVM
+into a Python function costs more than most of the work done on it there. So:
+- the JVM extracts each record's wallet key (SQL, no Python) and, for internal transfers,
+  a mirrored copy keyed by the receiving wallet;
+- a JVM operator (`ShardBatcher`) groups records into micro-batches per state shard
+  (shard = hash of the wallet id), flushed by size, by age and before every checkpoint
+  barrier, so a batch is never in flight across a checkpoint;
+- one keyed Python function per shard batch runs validate → dedupe → enrich → detect →
+  features for each record, scores the whole batch with one ONNX call and decides; its
+  per-wallet state is a MapState under the shard key.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from .functions import (
     DUPLICATES_TAG,
     WalletRiskFunction,
 )
-from .schemas import KEYED_INPUT_TYPE, KEYED_RECORD_TYPE, PROCESSED_ROW_TYPE
+from .schemas import KEYED_RECORD_TYPE, PROCESSED_ROW_TYPE, SHARD_BATCH_TYPE, SHARD_KEYED_TYPE
 
 CSV_HEADER = ",".join(EVENT_FIELDS)
 
@@ -47,7 +51,7 @@ _JSON_MIRROR_KEY = """CASE WHEN JSON_VALUE(f0, '$.tx_type') = 'transfer'
       AND JSON_VALUE(f0, '$.counterparty_wallet') <> COALESCE(JSON_VALUE(f0, '$.wallet_id'), '')
     THEN JSON_VALUE(f0, '$.counterparty_wallet') END"""
 _KEY_SQL = """
-SELECT c.k, ROW(c.k, f0, c.mirrored) AS payload
+SELECT c.k AS wallet, f0 AS `raw`, c.mirrored
 FROM `{view}`
 CROSS JOIN UNNEST(ARRAY[
   ROW(COALESCE({own_key}, ''), FALSE),
@@ -92,11 +96,11 @@ def build_fraud_pipeline(
     t_env.create_temporary_view(view, t_env.from_data_stream(raw))
     keyed_table = t_env.sql_query(key_extraction_sql(cfg.source.format, view))
     # to_append_stream (not to_data_stream) yields the RowTypeInfo Python operators accept.
-    rows = t_env.to_append_stream(keyed_table, KEYED_INPUT_TYPE)
-    keyed = _key_by_first_column(rows, KEYED_RECORD_TYPE)
+    records = t_env.to_append_stream(keyed_table, KEYED_RECORD_TYPE)
+    batches = _shard_batches(records, cfg)
 
     decided = (
-        keyed.process(WalletRiskFunction(cfg, source_name), output_type=PROCESSED_ROW_TYPE)
+        batches.process(WalletRiskFunction(cfg, source_name), output_type=PROCESSED_ROW_TYPE)
         .name("wallet-risk")
         .uid("wallet-risk")
     )
@@ -126,16 +130,23 @@ def _side_output(stream: DataStream, tag) -> DataStream:
     return DataStream(stream._j_data_stream.getSideOutput(tag.get_java_output_tag()))
 
 
-def _key_by_first_column(rows: DataStream, payload_type) -> KeyedStream:
-    """Key a stream of Row(key, payload) by its first column without a Python key selector.
+def _shard_batches(records: DataStream, cfg: PipelineConfig) -> KeyedStream:
+    """Micro-batches of `Row(wallet, raw, mirrored)` records, keyed by state shard.
 
-    `DataStream.key_by` runs the key selector in Python (an extra crossing per event);
-    here the JVM's `KeyByKeySelector` reads column 0, which is what PyFlink's own
-    `key_by` does after computing the key.
+    The batcher runs in the JVM, chained to the key extraction; the batches are keyed by
+    their shard with the JVM's `KeyByKeySelector` (column 0), which is what PyFlink's own
+    `key_by` does after computing a key in Python, minus that crossing.
     """
     gateway = get_gateway()
-    j_keyed = rows._j_data_stream.keyBy(
-        gateway.jvm.org.apache.flink.streaming.api.functions.python.KeyByKeySelector(),
-        Types.ROW([Types.STRING()]).get_java_type_info(),
+    f = cfg.flink
+    batcher = gateway.jvm.io.fraudpipeline.batch.ShardBatcher(
+        f.state_shards, f.batch_max_records, f.batch_max_delay_ms
     )
-    return KeyedStream(j_keyed, payload_type, rows)
+    j_batches = records._j_data_stream.transform(
+        "shard-batcher", SHARD_KEYED_TYPE.get_java_type_info(), batcher
+    ).uid("shard-batcher")
+    j_keyed = j_batches.keyBy(
+        gateway.jvm.org.apache.flink.streaming.api.functions.python.KeyByKeySelector(),
+        Types.ROW([Types.INT()]).get_java_type_info(),
+    )
+    return KeyedStream(j_keyed, SHARD_BATCH_TYPE, DataStream(j_batches))

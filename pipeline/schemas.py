@@ -36,7 +36,7 @@ _BASE_COLUMNS = (
     ("severity", "STRING"),
     ("model_version", "STRING"),
     ("processed_at_ms", "BIGINT"),
-    ("processing_us", "INT"),  # time the keyed operator spent on this record
+    ("processing_us", "INT"),  # keyed operator time per record of its micro-batch
 )
 PROCESSED_COLUMNS = _BASE_COLUMNS + tuple((f"f_{n}", "DOUBLE") for n in FEATURE_NAMES)
 PROCESSED_FIELD_NAMES = [c for c, _ in PROCESSED_COLUMNS]
@@ -52,11 +52,18 @@ PROCESSED_ROW_TYPE = Types.ROW_NAMED(
     PROCESSED_FIELD_NAMES, [_FLINK_TYPES[t]() for _, t in PROCESSED_COLUMNS]
 )
 
-# What the keyed operator receives: its key (saves a JNI call to read the current key),
-# the raw record, and whether it is the receiver's copy of a transfer.
+# What the key extraction produces: the wallet key, the raw record, and whether it is the
+# receiver's copy of a transfer.
 KEYED_RECORD_TYPE = Types.ROW_NAMED(
     ["wallet", "raw", "mirrored"], [Types.STRING(), Types.STRING(), Types.BOOLEAN()]
 )
+# One micro-batch of one state shard (the ShardBatcher's output, the keyed Python
+# function's input): parallel arrays of keys and raw records, one '0'/'1' per record.
+SHARD_BATCH_TYPE = Types.ROW_NAMED(
+    ["wallets", "raws", "mirrored"],
+    [Types.BASIC_ARRAY(Types.STRING()), Types.BASIC_ARRAY(Types.STRING()), Types.STRING()],
+)
+SHARD_KEYED_TYPE = Types.ROW_NAMED(["shard", "batch"], [Types.INT(), SHARD_BATCH_TYPE])
 
 
 def processed_row(
@@ -137,7 +144,3 @@ CREATE TABLE `{name}` (
   'sink.rolling-policy.rollover-interval' = '{rollover_interval_ms} ms',
   'sink.partition-commit.policy.kind' = 'success-file'{compaction}
 )"""
-
-
-# The key-extraction query's rows: the wallet key, then the record.
-KEYED_INPUT_TYPE = Types.ROW_NAMED(["k", "payload"], [Types.STRING(), KEYED_RECORD_TYPE])
