@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -101,6 +102,39 @@ class DecisionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WarehouseConfig:
+    kind: str  # postgres | redshift
+    host: str
+    port: int
+    database: str
+    user: str
+    password_env: str  # name of the environment variable holding the password
+    schema: str
+    connect_timeout_s: int
+    iam_role: str
+    lake_root: str  # local folder or s3://bucket[/prefix]
+    processed_prefix: str
+    alerts_prefix: str
+    quarantine_prefix: str
+    manifest_prefix: str
+    s3_endpoint_url: str
+    poll_interval_s: float
+    retry_initial_backoff_s: float
+    retry_max_backoff_s: float
+    retry_max_attempts: int
+    copy_batch_rows: int
+    pgbouncer_port: int
+
+
+@dataclass(frozen=True, slots=True)
+class RulesConfig:
+    dir: str  # folder of the SQL rule files (*.sql), relative to the project root
+    enabled: bool  # run the SQL rules in the job
+    watermark_out_of_orderness_ms: int  # bounded out-of-orderness of the rules' view, ms
+    rules_version: str  # prefix of the rules version recorded in SQL-rule alerts
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineConfig:
     source: SourceConfig
     sink: SinkConfig
@@ -110,6 +144,8 @@ class PipelineConfig:
     flink: FlinkConfig
     model: ModelConfig
     decision: DecisionConfig
+    warehouse: WarehouseConfig
+    rules: RulesConfig
     detectors: Mapping[str, Any]  # rule_id -> that detector's config dataclass
 
     def resolve(self, path: str) -> Path:
@@ -132,6 +168,8 @@ _SECTIONS = {
     "flink": FlinkConfig,
     "model": ModelConfig,
     "decision": DecisionConfig,
+    "warehouse": WarehouseConfig,
+    "rules": RulesConfig,
 }
 
 
@@ -267,6 +305,18 @@ def _check(cfg: PipelineConfig) -> None:
     for key in ("state_shards", "batch_max_records", "batch_max_delay_ms"):
         if getattr(cfg.flink, key) < 1:
             raise ConfigError(f"flink.{key} must be >= 1")
+    if cfg.warehouse.kind not in ("postgres", "redshift"):
+        raise ConfigError(
+            f"warehouse.kind must be postgres or redshift, not {cfg.warehouse.kind!r}"
+        )
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", cfg.warehouse.schema):
+        raise ConfigError(
+            f"warehouse.schema must be a lower-case SQL name: {cfg.warehouse.schema!r}"
+        )
+    if cfg.warehouse.retry_initial_backoff_s <= 0 or cfg.warehouse.retry_max_attempts < 0:
+        raise ConfigError("warehouse.retry_*: backoff must be > 0 and max_attempts >= 0")
+    if cfg.rules.watermark_out_of_orderness_ms < 0:
+        raise ConfigError("rules.watermark_out_of_orderness_ms must be >= 0")
     for rule_id, det in cfg.detectors.items():
         # A cap below the count would silently disable the detector.
         need = getattr(det, "min_count", None) or getattr(det, "min_distinct_counterparties", None)

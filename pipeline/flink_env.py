@@ -46,6 +46,9 @@ def flink_configuration(cfg: PipelineConfig, jars: str | None) -> Configuration:
     )
     if f.restore_path:
         conf.set_string("execution.state-recovery.path", _uri(cfg, f.restore_path))
+    # The wallet-risk function writes its state when the ShardBatcher's sync batch comes
+    # right before a barrier; an unaligned barrier could overtake it (pipeline/functions.py).
+    conf.set_string("execution.checkpointing.unaligned.enabled", "false")
     # A bounded local run should fail with its error, not retry forever.
     conf.set_string("restart-strategy.type", "none")
     for key, value in s3_options(cfg).items():

@@ -62,16 +62,20 @@ class WalletRiskFunction(KeyedProcessFunction):
     outputs as JSON lines.
 
     State: `wallet-risk-state`, a MapState under the shard key from wallet id to that
-    wallet's recent tx ids (dedupe), detector and feature state. Each wallet changed by a
-    batch is written once, when the batch ends: Flink takes checkpoints between elements,
-    so a checkpoint sees every batch either wholly or not at all. A bounded cache of
-    deserialized states (oldest first out) saves the reads; a restore or rescale starts
-    with an empty cache.
+    wallet's recent tx ids (dedupe), detector and feature state. Serialising a wallet's
+    state costs as much as all the detection work on a record, so changed states stay in
+    memory (`_dirty`, per shard) and are written to Flink state when a *sync* batch
+    arrives: the batcher sends one to every shard right before every checkpoint barrier
+    (and at the end of input). With aligned checkpoints the barrier comes after it, so
+    every checkpoint holds exactly the state of the records before it; after a failure
+    the sources rewind to that checkpoint and the lost in-memory changes are redone. A
+    bounded cache of deserialized clean states (oldest first out) saves the reads; a
+    restore or rescale starts with an empty cache.
 
     Expiry: Flink's state TTL on a MapState costs time proportional to the map's size per
-    access in thread mode (docs/toolchain-notes.md), so instead each wallet state carries
-    the processing time it was last written, and a processing-time timer per shard (at
-    aligned times, so Flink keeps one per shard) drops wallets idle longer than
+    access in thread mode (docs/toolchain-notes.md), so instead each written wallet state
+    carries the processing time of its write, and a processing-time timer per shard (at
+    aligned times, so Flink keeps one per shard) drops wallets idle for longer than
     `flink.wallet_state_ttl_ms`.
     """
 
@@ -92,6 +96,8 @@ class WalletRiskFunction(KeyedProcessFunction):
             MapStateDescriptor("wallet-risk-state", Types.STRING(), Types.PICKLED_BYTE_ARRAY())
         )
         self._cache: OrderedDict[str, dict] = OrderedDict()
+        self._dirty: dict[int, dict[str, dict]] = {}  # shard -> wallet -> unwritten state
+        self._sweep_at: dict[int, int] = {}  # shard -> its registered sweep timer
         # The cached wallet states are many long-lived containers; default GC thresholds
         # rescan them every few thousand allocations (measured: ~12% of the job's time).
         # Per-record objects form no cycles, so collect rarely and never scan start-up data.
@@ -100,33 +106,35 @@ class WalletRiskFunction(KeyedProcessFunction):
 
     def process_element(self, value, ctx: KeyedProcessFunction.Context):
         started_ns = time.perf_counter_ns()
-        wallets, raws, mirrored_flags = value[0], value[1], value[2]
+        shard, wallets, raws, mirrored_flags, sync = value
         now_ms = time.time_ns() // 1_000_000
-        engine, source = self._engine, self._source
-        touched: dict[str, dict] = {}
-        scored = []
-        for wallet, raw, flag in zip(wallets, raws, mirrored_flags, strict=True):
-            state = touched.get(wallet)
-            if state is None:
-                state = touched[wallet] = self._wallet_state(wallet)
-            mirrored = flag == "1"
-            outcome = engine.process(state, raw, mirrored, now_ms)
-            if outcome is None:
-                continue
-            if isinstance(outcome, Scored):
-                scored.append(outcome)
-            elif isinstance(outcome, Rejection):
-                yield DLQ_TAG, dlq_record(raw, outcome.reason, outcome.detail, source, now_ms)
-            elif isinstance(outcome, Duplicate):
-                yield DUPLICATES_TAG, duplicate_record(outcome, now_ms)
-        for state in touched.values():
-            state[_TOUCHED] = now_ms
-        self._state.put_all(touched)
-        if scored:
-            yield from self._decide(scored, now_ms, started_ns, len(wallets))
-        ctx.timer_service().register_processing_time_timer(
-            (now_ms // self._sweep_every_ms + 1) * self._sweep_every_ms
-        )
+        dirty = self._dirty.get(shard)
+        if dirty is None:
+            dirty = self._dirty[shard] = {}
+        if wallets:
+            engine, source = self._engine, self._source
+            scored = []
+            for wallet, raw, flag in zip(wallets, raws, mirrored_flags, strict=True):
+                state = dirty.get(wallet)
+                if state is None:
+                    state = dirty[wallet] = self._wallet_state(wallet)
+                outcome = engine.process(state, raw, flag == "1", now_ms)
+                if outcome is None:
+                    continue
+                if isinstance(outcome, Scored):
+                    scored.append(outcome)
+                elif isinstance(outcome, Rejection):
+                    yield DLQ_TAG, dlq_record(raw, outcome.reason, outcome.detail, source, now_ms)
+                elif isinstance(outcome, Duplicate):
+                    yield DUPLICATES_TAG, duplicate_record(outcome, now_ms)
+            if scored:
+                yield from self._decide(scored, now_ms, started_ns, len(wallets))
+        if sync and dirty:
+            self._write(dirty, now_ms)
+            sweep_at = (now_ms // self._sweep_every_ms + 1) * self._sweep_every_ms
+            if self._sweep_at.get(shard) != sweep_at:
+                self._sweep_at[shard] = sweep_at
+                ctx.timer_service().register_processing_time_timer(sweep_at)
 
     def _wallet_state(self, wallet: str) -> dict:
         cache = self._cache
@@ -137,6 +145,13 @@ class WalletRiskFunction(KeyedProcessFunction):
             if len(cache) > _STATE_CACHE_WALLETS:
                 cache.popitem(last=False)
         return state
+
+    def _write(self, dirty: dict[str, dict], now_ms: int) -> None:
+        """Write the shard's changed wallet states to Flink state (current key = shard)."""
+        for state in dirty.values():
+            state[_TOUCHED] = now_ms
+        self._state.put_all(dirty)
+        dirty.clear()
 
     def _decide(self, scored: list[Scored], now_ms: int, started_ns: int, records: int):
         """Score the batch's new transactions in one ONNX call, then decide each."""
@@ -155,13 +170,21 @@ class WalletRiskFunction(KeyedProcessFunction):
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         """Drop this shard's wallets not written for longer than the state TTL."""
         cutoff = timestamp - self._ttl_ms
-        expired = [w for w, st in self._state.items() if st.get(_TOUCHED, 0) < cutoff]
+        dirty = self._dirty.get(_shard_of(ctx.get_current_key()), {})
+        expired = [
+            w for w, st in self._state.items() if st.get(_TOUCHED, 0) < cutoff and w not in dirty
+        ]
         for wallet in expired:
             self._state.remove(wallet)
             self._cache.pop(wallet, None)
         if not self._state.is_empty():
             ctx.timer_service().register_processing_time_timer(timestamp + self._sweep_every_ms)
         return ()
+
+
+def _shard_of(key) -> int:
+    """The shard number from the operator's current key (a one-field Row of the shard)."""
+    return key if isinstance(key, int) else key[0]
 
 
 def duplicate_record(dup: Duplicate, now_ms: int) -> str:

@@ -58,10 +58,18 @@ KEYED_RECORD_TYPE = Types.ROW_NAMED(
     ["wallet", "raw", "mirrored"], [Types.STRING(), Types.STRING(), Types.BOOLEAN()]
 )
 # One micro-batch of one state shard (the ShardBatcher's output, the keyed Python
-# function's input): parallel arrays of keys and raw records, one '0'/'1' per record.
+# function's input): the shard, parallel arrays of keys and raw records, one '0'/'1' per
+# record, and whether the function must write its changed wallet states to Flink state
+# now (sent to every shard before every checkpoint barrier).
 SHARD_BATCH_TYPE = Types.ROW_NAMED(
-    ["wallets", "raws", "mirrored"],
-    [Types.BASIC_ARRAY(Types.STRING()), Types.BASIC_ARRAY(Types.STRING()), Types.STRING()],
+    ["shard", "wallets", "raws", "mirrored", "sync"],
+    [
+        Types.INT(),
+        Types.BASIC_ARRAY(Types.STRING()),
+        Types.BASIC_ARRAY(Types.STRING()),
+        Types.STRING(),
+        Types.BOOLEAN(),
+    ],
 )
 SHARD_KEYED_TYPE = Types.ROW_NAMED(["shard", "batch"], [Types.INT(), SHARD_BATCH_TYPE])
 

@@ -15,7 +15,7 @@ import java.util.List;
  * crosses the JVM/Python boundary once per batch instead of once per record.
  *
  * <p>Input: {@code Row(key STRING, raw STRING, mirrored BOOLEAN)}. Output:
- * {@code Row(shard INT, Row(keys STRING[], raws STRING[], mirrored STRING))}, where
+ * {@code Row(shard INT, Row(shard INT, keys STRING[], raws STRING[], mirrored STRING, sync BOOLEAN))}, where
  * {@code shard = floorMod(key.hashCode(), shards)} ({@link String#hashCode} is fixed by the
  * Java language spec, so a shard never moves between runs) and {@code mirrored} holds one
  * '0'/'1' character per record. Records keep their arrival order within a shard.
@@ -25,6 +25,13 @@ import java.util.List;
  * barrier ({@link #prepareSnapshotPreBarrier}) and at the end of bounded input. Flushing at
  * the barrier means no record is ever buffered across a checkpoint, so the operator needs
  * no state of its own and exactly-once holds unchanged.
+ *
+ * <p>Before every barrier each shard also gets a batch with {@code sync = true} (empty when
+ * the shard had nothing buffered): the downstream Python function keeps changed wallet
+ * states in memory and writes them to Flink state when a sync batch arrives, that is once
+ * per wallet per checkpoint instead of once per record. This relies on aligned
+ * checkpoints (the sync batch is processed before the barrier is); the job refuses
+ * unaligned ones.
  */
 public class ShardBatcher extends AbstractStreamOperator<Row>
         implements OneInputStreamOperator<Row, Row>, BoundedOneInput, ProcessingTimeCallback {
@@ -79,7 +86,7 @@ public class ShardBatcher extends AbstractStreamOperator<Row>
         mirrored[shard].append(Boolean.TRUE.equals(row.getField(2)) ? '1' : '0');
         buffered++;
         if (keys[shard].size() >= maxBatch) {
-            emit(shard);
+            emit(shard, false);
         }
         if (buffered > 0 && !timerPending) {
             timerPending = true;
@@ -91,38 +98,39 @@ public class ShardBatcher extends AbstractStreamOperator<Row>
     @Override
     public void onProcessingTime(long time) throws Exception {
         timerPending = false;
-        flushAll();
-    }
-
-    @Override
-    public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
-        flushAll();
-    }
-
-    @Override
-    public void endInput() throws Exception {
-        flushAll();
-    }
-
-    @Override
-    public void finish() throws Exception {
-        flushAll();
-        super.finish();
-    }
-
-    private void flushAll() {
         for (int shard = 0; shard < shards; shard++) {
             if (!keys[shard].isEmpty()) {
-                emit(shard);
+                emit(shard, false);
             }
         }
     }
 
-    private void emit(int shard) {
+    @Override
+    public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
+        syncAll();
+    }
+
+    @Override
+    public void endInput() throws Exception {
+        syncAll();
+    }
+
+    /** Every shard's buffered records, and a sync for every shard, buffered or not. */
+    private void syncAll() {
+        for (int shard = 0; shard < shards; shard++) {
+            emit(shard, true);
+        }
+    }
+
+    private void emit(int shard, boolean sync) {
         List<String> k = keys[shard];
         List<String> r = raws[shard];
         Row batch = Row.of(
-                k.toArray(new String[0]), r.toArray(new String[0]), mirrored[shard].toString());
+                shard,
+                k.toArray(new String[0]),
+                r.toArray(new String[0]),
+                mirrored[shard].toString(),
+                sync);
         buffered -= k.size();
         k.clear();
         r.clear();
