@@ -124,7 +124,7 @@ def output_paths(cfg: PipelineConfig) -> OutputPaths:
     )
 
 
-def json_lines_sink(path: str, prefix: str, ingest_buckets: bool = False) -> FileSink:
+def json_lines_sink(path: str | Path, prefix: str, ingest_buckets: bool = False) -> FileSink:
     """Exactly-once JSON-lines files: part files become visible when a checkpoint completes."""
     assigner = (
         BucketAssigner.date_time_bucket_assigner(INGEST_BUCKET_FORMAT, "UTC")
@@ -132,7 +132,7 @@ def json_lines_sink(path: str, prefix: str, ingest_buckets: bool = False) -> Fil
         else BucketAssigner.base_path_bucket_assigner()
     )
     return (
-        FileSink.for_row_format(path, Encoder.simple_string_encoder())
+        FileSink.for_row_format(str(path), Encoder.simple_string_encoder())
         .with_bucket_assigner(assigner)
         .with_rolling_policy(RollingPolicy.on_checkpoint_rolling_policy())
         .with_output_file_config(
