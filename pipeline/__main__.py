@@ -18,6 +18,16 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set flink.parallelism=2",
     )
+    stream = sub.add_parser(
+        "stream",
+        help="run the job until stopped (e.g. an unbounded Kafka source); no clean-up, no summary",
+    )
+    stream.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    stream.add_argument(
+        "--restore-latest",
+        action="store_true",
+        help="restart from the newest retained checkpoint in flink.checkpoint_dir",
+    )
     config = sub.add_parser("config", help="print every config key, its env variable and value")
     config.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     sub.add_parser("jars", help="build the JVM connector jar and plugins (pom.xml) if needed")
@@ -64,6 +74,18 @@ def main(argv: list[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return bench_main(args.events, args.source)
+    if args.command == "stream":
+        from .run import latest_checkpoint, stream_job
+
+        if args.restore_latest:
+            checkpoint = latest_checkpoint(cfg.resolve(cfg.flink.checkpoint_dir))
+            if checkpoint is None:
+                print(f"no retained checkpoint in {cfg.flink.checkpoint_dir}", file=sys.stderr)
+                return 1
+            print(f"restoring from {checkpoint}", file=sys.stderr)
+            cfg = load_config({**overrides, "flink.restore_path": str(checkpoint)})
+        stream_job(cfg)
+        return 0
     if args.command == "rules":
         from .rules_cli import check_rules, test_rule
 

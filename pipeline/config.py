@@ -74,9 +74,18 @@ class SourceConfig:
 
 @dataclass(frozen=True, slots=True)
 class SinkConfig:
-    kind: str  # local
+    kind: str  # local | s3: where the lake lives
     output_dir: str
+    s3_root: str  # s3://bucket/prefix of the lake (kind = s3)
+    s3_endpoint: str  # '' = AWS's own endpoint
+    s3_path_style_access: bool
+    raw_prefix: str
+    processed_prefix: str
+    quarantine_prefix: str
     processed_rolling_file_size_mb: int
+    processed_auto_compaction: bool
+    raw_rolling_file_size_mb: int
+    rollover_interval_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +109,7 @@ class FlinkConfig:
     bundle_time_ms: int
     checkpoint_interval_ms: int
     checkpoint_dir: str
-    state_recovery_path: str  # '' = fresh start; else a retained checkpoint (chk-N folder)
+    restore_path: str  # '' = fresh start; else a retained checkpoint (chk-N) or savepoint
     state_backend: str  # hashmap | rocksdb
     log_dir: str
     wallet_state_ttl_ms: int
@@ -363,6 +372,14 @@ def _check(cfg: PipelineConfig) -> None:
         raise ConfigError("source.watermark_* must be >= 0")
     if s.kinesis_poll_interval_ms < 1 or s.kinesis_shard_discovery_interval_ms < 1:
         raise ConfigError("source.kinesis_*_interval_ms must be >= 1")
+    if cfg.sink.kind not in ("local", "s3"):
+        raise ConfigError(f"sink.kind must be local or s3, not {cfg.sink.kind!r}")
+    if cfg.sink.kind == "s3" and not cfg.sink.s3_root.startswith("s3://"):
+        raise ConfigError(f"sink.s3_root must be s3://bucket/prefix, not {cfg.sink.s3_root!r}")
+    prefixes = (cfg.sink.raw_prefix, cfg.sink.processed_prefix, cfg.sink.quarantine_prefix)
+    if len(set(prefixes)) != 3 or any(not p or p.startswith((".", "_", "/")) for p in prefixes):
+        # '.'/'_' names are hidden from readers (in-progress files), so a zone there is lost.
+        raise ConfigError(f"sink zone prefixes must be distinct visible names, not {prefixes}")
     if cfg.source.format not in ("csv", "jsonl"):
         raise ConfigError(f"source.format must be csv or jsonl, not {cfg.source.format!r}")
     if cfg.flink.python_execution_mode not in ("thread", "process"):

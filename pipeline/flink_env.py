@@ -40,19 +40,20 @@ def flink_configuration(cfg: PipelineConfig, jars: str | None) -> Configuration:
     conf.set_string("python.state.cache-size", str(f.bundle_size))
     conf.set_string("table.local-time-zone", "UTC")
     conf.set_string("state.backend.type", f.state_backend)
-    conf.set_string("execution.checkpointing.dir", cfg.resolve(f.checkpoint_dir).as_uri())
-    # A cancelled job keeps its last checkpoint, so it can be restarted from it.
+    conf.set_string("execution.checkpointing.dir", _uri(cfg, f.checkpoint_dir))
+    # A killed or cancelled job leaves its last checkpoint behind, to restart from it.
     conf.set_string(
         "execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION"
     )
-    if f.state_recovery_path:
-        recovery = cfg.resolve(f.state_recovery_path).as_uri()
-        conf.set_string("execution.state-recovery.path", recovery)
+    if f.restore_path:
+        conf.set_string("execution.state-recovery.path", _uri(cfg, f.restore_path))
     # The wallet-risk function writes its state when the ShardBatcher's sync batch comes
     # right before a barrier; an unaligned barrier could overtake it (pipeline/functions.py).
     conf.set_string("execution.checkpointing.unaligned.enabled", "false")
     # A bounded local run should fail with its error, not retry forever.
     conf.set_string("restart-strategy.type", "none")
+    for key, value in s3_options(cfg).items():
+        conf.set_string(key, value)
     if jars:
         conf.set_string("pipeline.jars", jars)
     for key, value in prometheus_reporter_options(cfg.metrics.prometheus_ports).items():
@@ -78,6 +79,21 @@ def prometheus_reporter_options(ports: str) -> dict[str, str]:
     }
 
 
+def _uri(cfg: PipelineConfig, location: str) -> str:
+    """A configured folder as a URI: s3://… stays, a local path is resolved."""
+    return location if "://" in location else cfg.resolve(location).as_uri()
+
+
+def s3_options(cfg: PipelineConfig) -> dict[str, str]:
+    """Options of the flink-s3-fs-hadoop plugin: endpoint and path-style access from the
+    config. No keys: the plugin's default chain reads AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
+    from the environment (or an instance profile on AWS)."""
+    options = {"s3.path.style.access": str(cfg.sink.s3_path_style_access).lower()}
+    if cfg.sink.s3_endpoint:
+        options["s3.endpoint"] = cfg.sink.s3_endpoint
+    return options
+
+
 def create_environments(
     cfg: PipelineConfig, jars: str | None = None
 ) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
@@ -98,7 +114,13 @@ def create_environments(
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ["FLINK_LOG_DIR"] = str(log_dir)
     os.environ["LOG4J_PROPERTIES"] = str(PROJECT_ROOT / "flink-conf" / "log4j-local.properties")
-    env = StreamExecutionEnvironment.get_execution_environment(flink_configuration(cfg, jars))
+    conf = flink_configuration(cfg, jars)
+    env = StreamExecutionEnvironment.get_execution_environment(conf)
+    if cfg.sink.kind == "s3" or cfg.flink.checkpoint_dir.startswith("s3://"):
+        from .jars import init_local_filesystems
+
+        # The minicluster loads no filesystem plugins by itself (see init_local_filesystems).
+        init_local_filesystems(conf)
     env.set_runtime_mode(RuntimeExecutionMode.STREAMING)
     env.set_parallelism(cfg.flink.parallelism)
     env.enable_checkpointing(cfg.flink.checkpoint_interval_ms, CheckpointingMode.EXACTLY_ONCE)

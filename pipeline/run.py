@@ -10,9 +10,10 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from .config import PipelineConfig
-from .sinks import OutputPaths, output_paths
+from .sinks import LakeLayout, lake_layout, output_paths
 from .sources import source_name
 from .summary import RunSummary, count_input_records, summarize
 
@@ -25,19 +26,21 @@ class RunResult:
     elapsed_s: float
 
 
-def build_job(cfg: PipelineConfig, paths: OutputPaths):
+def build_job(cfg: PipelineConfig, layout: LakeLayout):
     """Create the environments and the whole job graph; returns the stream environment."""
     from .flink_env import create_environments
     from .jars import ensure_jars, pipeline_jars
     from .job import build_fraud_pipeline
-    from .sinks import attach_sinks
+    from .sinks import attach_raw_zone, attach_sinks
     from .sources import raw_records
 
     ensure_jars()
     use_local_aws_credentials(cfg)
     env, t_env = create_environments(cfg, pipeline_jars())
-    outputs = build_fraud_pipeline(t_env, raw_records(env, cfg), cfg, source_name(cfg))
-    attach_sinks(t_env, outputs, paths, cfg)
+    raw = raw_records(env, cfg)
+    attach_raw_zone(raw, layout, cfg)
+    outputs = build_fraud_pipeline(t_env, raw, cfg, source_name(cfg))
+    attach_sinks(t_env, outputs, layout, cfg)
     return env
 
 
@@ -52,17 +55,27 @@ def use_local_aws_credentials(cfg: PipelineConfig) -> None:
 def run_job(cfg: PipelineConfig, clean: bool = True) -> RunResult:
     """Run the job to the end of its bounded input and summarise the committed outputs.
 
-    A run restored from a checkpoint (`flink.state_recovery_path`) keeps the outputs
-    already there: the restored sinks commit into them.
+    A run restored from a checkpoint (`flink.restore_path`) keeps the outputs already
+    there: the restored sinks commit into them.
     """
     expected = expected_records(cfg) if counted_from_the_start(cfg) else None
+    layout = lake_layout(cfg)
     paths = output_paths(cfg)
-    if clean and not cfg.flink.state_recovery_path and paths.root.exists():
+    if clean and not cfg.flink.restore_path and paths.root.exists():
         shutil.rmtree(paths.root)
-    env = build_job(cfg, paths)
+    if clean and layout.is_s3:
+        from .lake import S3Location, clear, s3_client
+
+        clear(s3_client(cfg), S3Location.parse(layout.root))
+    env = build_job(cfg, layout)
     start = time.perf_counter()
     env.execute(JOB_NAME)
     elapsed = time.perf_counter() - start
+    if layout.is_s3:
+        from .lake import S3Location, mirror_visible, s3_client
+
+        # Summarise what a reader of the bucket sees: the committed objects only.
+        mirror_visible(s3_client(cfg), S3Location.parse(layout.root), paths.root)
     summary = summarize(paths, expected if expected is not None else 0)
     if expected is None:
         # Nothing independent to compare with: "read" is what the outputs account for.
@@ -77,6 +90,13 @@ def counted_from_the_start(cfg: PipelineConfig) -> bool:
     return (not s.reads_kafka or s.kafka_start == "earliest") and (
         not s.reads_kinesis or s.kinesis_start == "trim_horizon"
     )
+
+
+def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
+    """The newest completed checkpoint under `checkpoint_dir` (<job id>/chk-N with its
+    `_metadata`, which Flink writes last), or None."""
+    done = [m.parent for m in checkpoint_dir.glob("*/chk-*/_metadata")]
+    return max(done, key=lambda p: p.stat().st_mtime_ns, default=None)
 
 
 def expected_records(cfg: PipelineConfig) -> int:
@@ -148,13 +168,13 @@ def kafka_topic_records(bootstrap: str, topic: str, timeout_s: float = 10.0) -> 
 def stream_job(cfg: PipelineConfig) -> None:
     """Run an unbounded job until the process is stopped; outputs commit every checkpoint."""
     paths = output_paths(cfg)
-    env = build_job(cfg, paths)
+    env = build_job(cfg, lake_layout(cfg))
     print(
         f"streaming from {source_name(cfg)} until stopped (Ctrl-C); every "
         f"{cfg.flink.checkpoint_interval_ms / 1000:g} s a checkpoint commits new output:\n"
         + "\n".join(f"  {name:<11}{path}" for name, path in paths.all().items())
         + f"\n  checkpoints {cfg.resolve(cfg.flink.checkpoint_dir)} "
-        "(restart from one with --set flink.state_recovery_path=<chk-N folder>)"
+        "(restart from one with --set flink.restore_path=<chk-N folder>)"
         + f"\n  flink log  {cfg.resolve(cfg.flink.log_dir)}",
         file=sys.stderr,
         flush=True,
@@ -176,6 +196,10 @@ def main(cfg: PipelineConfig) -> int:
     )
     result = run_job(cfg)
     print(result.summary.render())
+    if cfg.sink.kind == "s3":
+        print(
+            f"  lake        {cfg.sink.s3_root}  (committed objects mirrored into the paths above)"
+        )
     print(f"  flink log   {cfg.resolve(cfg.flink.log_dir)}")
     print(
         f"job time {result.elapsed_s:.1f} s "

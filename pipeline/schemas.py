@@ -115,9 +115,30 @@ def processed_row(
     )
 
 
-def processed_table_ddl(name: str, path: str, rolling_file_size_mb: int) -> str:
-    """Filesystem table of the processed zone: Parquet partitioned by event date and hour."""
+def processed_table_ddl(
+    name: str,
+    path: str,
+    target_file_size_mb: int,
+    rollover_interval_ms: int,
+    auto_compaction: bool,
+) -> str:
+    """Filesystem table of the processed zone: Parquet partitioned by event date and hour.
+
+    Parquet is a bulk format: a part file is closed at every checkpoint, so each subtask
+    writes at most one file per partition per checkpoint (sooner if it reaches the target
+    size or the rollover interval). With auto-compaction the files a checkpoint produced
+    in a partition (all subtasks) are merged into files of up to the target size before
+    they become visible ('compacted-part-…'); files of different checkpoints are not
+    merged, so the checkpoint interval sets the smallest file size (README, Data lake).
+    """
     cols = ",\n  ".join(f"`{c}` {t}" for c, t in PROCESSED_COLUMNS)
+    compaction = (
+        f""",
+  'auto-compaction' = 'true',
+  'compaction.file-size' = '{target_file_size_mb}MB'"""
+        if auto_compaction
+        else ""
+    )
     return f"""
 CREATE TABLE `{name}` (
   {cols},
@@ -127,7 +148,7 @@ CREATE TABLE `{name}` (
   'connector' = 'filesystem',
   'path' = '{path}',
   'format' = 'parquet',
-  'sink.rolling-policy.file-size' = '{rolling_file_size_mb}MB',
-  'sink.rolling-policy.rollover-interval' = '15 min',
-  'sink.partition-commit.policy.kind' = 'success-file'
+  'sink.rolling-policy.file-size' = '{target_file_size_mb}MB',
+  'sink.rolling-policy.rollover-interval' = '{rollover_interval_ms} ms',
+  'sink.partition-commit.policy.kind' = 'success-file'{compaction}
 )"""

@@ -1,4 +1,21 @@
-"""Sinks chosen by config. Locally: the filesystem lake (exactly-once via checkpoints)."""
+"""The data lake the job writes, chosen by config: a local folder or an S3 prefix.
+
+Zones under the lake root (prefixes from `[sink]`):
+
+* raw/ingest_date=YYYY-MM-DD/hour=HH/  every record exactly as the source delivered it
+  (one line per record), bucketed by the UTC time it reached the sink; row format.
+* processed/event_date=YYYY-MM-DD/hour=HH/  scored, enriched events as Parquet (a Flink
+  filesystem table, so auto-compaction can merge each checkpoint's files).
+* quarantine/ingest_date=YYYY-MM-DD/hour=HH/  DLQ records (JSON lines, reason + original).
+* alerts/, duplicates/  JSON lines (not zones of the lake proper; alerts go to Kafka later).
+
+Every sink is a Flink FileSink (or the filesystem table built on it): data written between
+two checkpoints stays invisible (a hidden `.…inprogress` file locally, an unfinished
+multipart upload on S3) and is published only when the checkpoint that covers it
+completes, so after a crash and a restart from that checkpoint no partial or doubled file
+is visible. Readers skip names starting with '.' or '_' (Flink's and Hadoop's convention
+for in-progress, pending and marker files).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyflink.common.serialization import Encoder
+from pyflink.datastream import DataStream
 from pyflink.datastream.connectors.file_system import (
     BucketAssigner,
     FileSink,
@@ -18,16 +36,27 @@ from .config import PipelineConfig
 from .job import PipelineOutputs
 from .schemas import processed_table_ddl
 
+# Bucket of the raw and quarantine zones: the sink's wall-clock time in UTC ("ingest time").
+INGEST_BUCKET_FORMAT = "'ingest_date='yyyy-MM-dd'/hour='HH"
+_MB = 1024 * 1024
+
 
 @dataclass(frozen=True)
 class OutputPaths:
-    """Where each output of a local run lands."""
+    """Where each output of a run lands on a local filesystem (or a local mirror of S3)."""
 
     root: Path
+    raw_prefix: str = "raw"
+    processed_prefix: str = "processed"
+    quarantine_prefix: str = "quarantine"
+
+    @property
+    def raw(self) -> Path:
+        return self.root / self.raw_prefix
 
     @property
     def processed(self) -> Path:
-        return self.root / "processed"
+        return self.root / self.processed_prefix
 
     @property
     def alerts(self) -> Path:
@@ -35,7 +64,8 @@ class OutputPaths:
 
     @property
     def dlq(self) -> Path:
-        return self.root / "dlq"
+        """The quarantine zone."""
+        return self.root / self.quarantine_prefix
 
     @property
     def duplicates(self) -> Path:
@@ -43,6 +73,7 @@ class OutputPaths:
 
     def all(self) -> dict[str, Path]:
         return {
+            "raw": self.raw,
             "processed": self.processed,
             "alerts": self.alerts,
             "dlq": self.dlq,
@@ -50,17 +81,59 @@ class OutputPaths:
         }
 
 
+@dataclass(frozen=True)
+class LakeLayout:
+    """Where the job writes: a root (local folder or s3://bucket/prefix) and zone prefixes."""
+
+    root: str
+    raw_prefix: str
+    processed_prefix: str
+    quarantine_prefix: str
+
+    @property
+    def is_s3(self) -> bool:
+        return self.root.startswith("s3://")
+
+    def uri(self, name: str) -> str:
+        """The location Flink writes output `name` (raw | processed | dlq | alerts | duplicates)."""
+        prefix = {
+            "raw": self.raw_prefix,
+            "processed": self.processed_prefix,
+            "dlq": self.quarantine_prefix,
+        }.get(name, name)
+        return f"{self.root.rstrip('/')}/{prefix}"
+
+
+def lake_layout(cfg: PipelineConfig) -> LakeLayout:
+    s = cfg.sink
+    if s.kind == "s3":
+        root = s.s3_root
+    elif s.kind == "local":
+        root = str(cfg.resolve(s.output_dir))
+    else:
+        raise ValueError(f"unknown sink.kind {s.kind!r}")
+    return LakeLayout(root, s.raw_prefix, s.processed_prefix, s.quarantine_prefix)
+
+
 def output_paths(cfg: PipelineConfig) -> OutputPaths:
-    if cfg.sink.kind != "local":
-        raise ValueError(f"sink.kind {cfg.sink.kind!r} is not supported yet (local)")
-    return OutputPaths(cfg.resolve(cfg.sink.output_dir))
+    """Local paths of a run's outputs: the lake itself (local), or the folder `run` mirrors
+    the committed S3 objects into before summarising them (s3)."""
+    s = cfg.sink
+    return OutputPaths(
+        cfg.resolve(s.output_dir), s.raw_prefix, s.processed_prefix, s.quarantine_prefix
+    )
 
 
-def json_lines_sink(path: Path, prefix: str) -> FileSink:
+def json_lines_sink(path: str | Path, prefix: str, ingest_buckets: bool = False) -> FileSink:
     """Exactly-once JSON-lines files: part files become visible when a checkpoint completes."""
+    assigner = (
+        BucketAssigner.date_time_bucket_assigner(INGEST_BUCKET_FORMAT, "UTC")
+        if ingest_buckets
+        else BucketAssigner.base_path_bucket_assigner()
+    )
     return (
         FileSink.for_row_format(str(path), Encoder.simple_string_encoder())
-        .with_bucket_assigner(BucketAssigner.base_path_bucket_assigner())
+        .with_bucket_assigner(assigner)
         .with_rolling_policy(RollingPolicy.on_checkpoint_rolling_policy())
         .with_output_file_config(
             OutputFileConfig.builder().with_part_prefix(prefix).with_part_suffix(".jsonl").build()
@@ -69,21 +142,58 @@ def json_lines_sink(path: Path, prefix: str) -> FileSink:
     )
 
 
+def raw_zone_sink(path: str, cfg: PipelineConfig) -> FileSink:
+    """The raw zone: each record as received plus a newline, bucketed by ingest date/hour.
+
+    A row format may keep a part file open across checkpoints (its state is in the
+    checkpoint and a restore truncates it to that point), so raw files roll on size, age
+    or inactivity, not on every checkpoint: no flood of tiny files in the raw zone.
+    """
+    s = cfg.sink
+    return (
+        FileSink.for_row_format(path, Encoder.simple_string_encoder())
+        .with_bucket_assigner(BucketAssigner.date_time_bucket_assigner(INGEST_BUCKET_FORMAT, "UTC"))
+        .with_rolling_policy(
+            RollingPolicy.default_rolling_policy(
+                part_size=s.raw_rolling_file_size_mb * _MB,
+                rollover_interval=s.rollover_interval_ms,
+                inactivity_interval=s.rollover_interval_ms,
+            )
+        )
+        # Age and inactivity are checked on this timer (Flink's default: every 60 s).
+        .with_bucket_check_interval(min(60_000, s.rollover_interval_ms))
+        .with_output_file_config(
+            OutputFileConfig.builder().with_part_prefix("raw").with_part_suffix(".txt").build()
+        )
+        .build()
+    )
+
+
+def attach_raw_zone(raw: DataStream, layout: LakeLayout, cfg: PipelineConfig) -> None:
+    """Write the source's records, before any parsing, to the raw zone."""
+    raw.sink_to(raw_zone_sink(layout.uri("raw"), cfg)).name("raw-zone-sink").uid("raw-zone-sink")
+
+
 def attach_sinks(
-    t_env: StreamTableEnvironment, outputs: PipelineOutputs, paths: OutputPaths, cfg: PipelineConfig
+    t_env: StreamTableEnvironment, outputs: PipelineOutputs, layout: LakeLayout, cfg: PipelineConfig
 ) -> None:
     """Attach the lake sinks; the Table insert joins the DataStream job (one execute())."""
-    for name, stream in (
-        ("alerts", outputs.alerts),
-        ("dlq", outputs.dlq),
-        ("duplicates", outputs.duplicates),
+    for name, stream, ingest_buckets in (
+        ("alerts", outputs.alerts, False),
+        ("dlq", outputs.dlq, True),
+        ("duplicates", outputs.duplicates, False),
     ):
-        stream.sink_to(json_lines_sink(getattr(paths, name), name)).name(f"{name}-sink").uid(
+        stream.sink_to(json_lines_sink(layout.uri(name), name, ingest_buckets)).name(
             f"{name}-sink"
-        )
+        ).uid(f"{name}-sink")
+    s = cfg.sink
     t_env.execute_sql(
         processed_table_ddl(
-            "processed_zone", str(paths.processed), cfg.sink.processed_rolling_file_size_mb
+            "processed_zone",
+            layout.uri("processed"),
+            s.processed_rolling_file_size_mb,
+            s.rollover_interval_ms,
+            s.processed_auto_compaction,
         )
     )
     statements = t_env.create_statement_set()

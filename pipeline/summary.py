@@ -83,8 +83,10 @@ def committed_files(folder: Path, suffix: str) -> list[Path]:
 
 def processed_files(folder: Path) -> list[Path]:
     """Committed Parquet part files of the processed zone (the filesystem connector names
-    them part-<uuid>-<subtask>-<n>, without a suffix)."""
-    return [p for p in committed_files(folder, "") if p.name.startswith("part-")]
+    them part-<uuid>-<subtask>-<n>, without a suffix; compaction's output compacted-part-…)."""
+    return [
+        p for p in committed_files(folder, "") if p.name.startswith(("part-", "compacted-part-"))
+    ]
 
 
 def read_json_lines(folder: Path) -> list[dict]:
@@ -146,6 +148,7 @@ def summarize(paths: OutputPaths, events_read: int) -> RunSummary:
         score_percentiles=percentiles,
         outputs=paths.all(),
         files={
+            "raw": len(committed_files(paths.raw, ".txt")),
             "processed": len(processed_files(paths.processed)),
             "alerts": len(committed_files(paths.alerts, ".jsonl")),
             "dlq": len(committed_files(paths.dlq, ".jsonl")),

@@ -212,7 +212,7 @@ def test_job_killed_mid_stream_resumes_from_its_checkpoint_without_loss_or_dupli
     assert checkpoint is not None
     assert sum(len(x) if isinstance(x, list) else x for x in before) < len(lines)
 
-    job = start_job(tmp_path, 1, **overrides, **{"flink.state_recovery_path": str(checkpoint)})
+    job = start_job(tmp_path, 1, **overrides, **{"flink.restore_path": str(checkpoint)})
     try:
         total = lambda: (lambda r: len(r[0]) + r[1] + r[2])(committed_records(paths))  # noqa: E731
         wait_for("every record", lambda: total() >= len(lines), 180, job)

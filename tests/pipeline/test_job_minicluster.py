@@ -17,7 +17,7 @@ from pipeline.config import PROJECT_ROOT, load_config
 from pipeline.job import CSV_HEADER
 from pipeline.offline import iter_records, replay
 from pipeline.sinks import OutputPaths
-from pipeline.summary import read_json_lines, read_processed
+from pipeline.summary import processed_files, read_json_lines, read_processed
 from tests.jobs import assert_outputs_match_offline, python_detector_alerts, run_job
 
 pytestmark = pytest.mark.minicluster
@@ -94,7 +94,7 @@ def test_streaming_features_and_scores_equal_the_offline_ones(sample_run, offlin
 
 def test_processed_zone_is_partitioned_by_event_date_and_hour(sample_run):
     folders = {
-        p.relative_to(sample_run.processed).parts[:2] for p in sample_run.processed.rglob("part-*")
+        p.relative_to(sample_run.processed).parts[:2] for p in processed_files(sample_run.processed)
     }
     assert folders, "no processed files"
     for date_part, hour_part in folders:

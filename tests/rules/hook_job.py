@@ -26,6 +26,7 @@ def main(events: Path, rules: Path, out: Path) -> None:
     cfg = load_config(
         {
             "rules.dir": str(rules),
+            "rules.enabled": "true",
             "flink.log_dir": str(out / "logs"),
             "flink.checkpoint_dir": str(out / "checkpoints"),
             "flink.checkpoint_interval_ms": "1000",
