@@ -59,6 +59,7 @@ class ValidationConfig:
     min_event_time_ms: int
     max_future_skew_ms: int
     max_amount: float
+    allowed_lateness_ms: int  # behind the wallet's newest event time; older new events: too_late
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +250,14 @@ def _check(cfg: PipelineConfig) -> None:
     for key in ("state_shards", "batch_max_records", "batch_max_delay_ms"):
         if getattr(cfg.flink, key) < 1:
             raise ConfigError(f"flink.{key} must be >= 1")
+    lateness = cfg.validation.allowed_lateness_ms
+    if not 0 <= lateness <= cfg.dedupe.window_ms:
+        # Beyond the dedupe window a resend of an accepted event could be forgotten and
+        # processed twice; within it, every resend is either recognised or too late.
+        raise ConfigError(
+            f"validation.allowed_lateness_ms must be between 0 and dedupe.window_ms "
+            f"({cfg.dedupe.window_ms}), not {lateness}"
+        )
     for rule_id, det in cfg.detectors.items():
         # A cap below the count would silently disable the detector.
         need = getattr(det, "min_count", None) or getattr(det, "min_distinct_counterparties", None)
