@@ -63,6 +63,27 @@ class ValidationConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SecurityConfig:
+    """Kafka TLS/SASL, AWS role, Redshift TLS. Secrets: only names of environment variables."""
+
+    kafka_protocol: str  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    kafka_sasl_mechanism: str  # SCRAM-SHA-256 | SCRAM-SHA-512 | PLAIN | AWS_MSK_IAM
+    kafka_sasl_username: str
+    kafka_sasl_password_env: str
+    kafka_ssl_truststore_path: str
+    kafka_ssl_truststore_type: str  # PEM | JKS | PKCS12
+    kafka_ssl_truststore_password_env: str
+    kafka_ssl_keystore_path: str
+    kafka_ssl_keystore_password_env: str
+    kafka_ssl_verify_hostname: bool
+    aws_region: str
+    aws_role_arn: str
+    aws_role_session_name: str
+    aws_sts_endpoint: str
+    redshift_sslmode: str  # verify-full | verify-ca | disable
+
+
+@dataclass(frozen=True, slots=True)
 class FlinkConfig:
     parallelism: int
     python_execution_mode: str  # thread | process
@@ -101,6 +122,7 @@ class PipelineConfig:
     flink: FlinkConfig
     model: ModelConfig
     decision: DecisionConfig
+    security: SecurityConfig
     detectors: Mapping[str, Any]  # rule_id -> that detector's config dataclass
 
     def resolve(self, path: str) -> Path:
@@ -123,6 +145,7 @@ _SECTIONS = {
     "flink": FlinkConfig,
     "model": ModelConfig,
     "decision": DecisionConfig,
+    "security": SecurityConfig,
 }
 
 
@@ -162,6 +185,18 @@ def config_keys(defaults_file: Path = DEFAULTS_FILE) -> dict[str, Any]:
     """Every dotted key with its default: what the README's config table lists."""
     with open(defaults_file, "rb") as f:
         return dict(_flatten(tomllib.load(f)))
+
+
+_SECRET_WORDS = ("password", "secret", "token", "credential")
+
+
+def printable_value(dotted: str, value: Any) -> Any:
+    """`value` as it may be printed: masked when the key looks like a secret. Keys ending
+    in `_env` only name an environment variable and are shown."""
+    name = dotted.rsplit(".", 1)[-1].lower()
+    if value and not name.endswith("_env") and any(w in name for w in _SECRET_WORDS):
+        return "********"
+    return value
 
 
 def env_var_name(dotted: str) -> str:
@@ -235,6 +270,11 @@ def _build(flat: Mapping[str, Any]) -> PipelineConfig:
 
 
 def _check(cfg: PipelineConfig) -> None:
+    from .kafka_security import check as check_security  # it imports this module
+
+    check_security(cfg.security)
+    if cfg.security.redshift_sslmode not in ("verify-full", "verify-ca", "disable"):
+        raise ConfigError("security.redshift_sslmode must be verify-full, verify-ca or disable")
     if cfg.source.kind not in ("file", "kafka"):
         raise ConfigError(f"source.kind must be file or kafka, not {cfg.source.kind!r}")
     if cfg.source.kafka_start not in ("earliest", "latest", "committed"):

@@ -9,6 +9,7 @@ from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
 from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSource
 
 from .config import PipelineConfig
+from .kafka_security import java_properties
 
 # Offsets a Kafka source starts from when it has no checkpoint to restore.
 _KAFKA_START = {
@@ -49,6 +50,7 @@ def raw_records(env: StreamExecutionEnvironment, cfg: PipelineConfig) -> DataStr
             # Offsets live in Flink's checkpoints; committing them back is for monitoring.
             .set_property("commit.offsets.on.checkpoint", "true")
             .set_property("isolation.level", "read_committed")
+            .set_properties(java_properties(cfg.security))  # TLS / SASL ([security])
         )
         if s.kafka_bounded:
             builder = builder.set_bounded(KafkaOffsetsInitializer.latest())
