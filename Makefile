@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce
+.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce migrate load-warehouse bench-warehouse
+.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce rules-check rules-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -63,3 +64,18 @@ clean: ## remove outputs and build artefacts (keeps the virtualenv)
 
 produce: $(STAMP) ## send transactions to the local stack (SINK=kafka|kinesis, ARGS="--events N --rate R")
 	$(PY) -m pipeline.produce $${SINK:-kafka} $(ARGS)
+
+migrate: $(STAMP) ## apply the sql/redshift migrations to the warehouse (idempotent; local PostgreSQL by default)
+	$(PY) -m pipeline.warehouse migrate
+
+load-warehouse: $(STAMP) ## load committed lake objects into the warehouse once (WATCH=1: keep polling as a daemon)
+	$(PY) -m pipeline.warehouse load $(if $(WATCH),--watch,)
+
+bench-warehouse: $(STAMP) ## loader rows/s vs baselines and BI query p50/p95 on ROWS synthetic rows (default 10000000)
+	$(PY) -m pipeline.stack up
+	$(PY) -m pipeline.warehouse bench --rows $${ROWS:-10000000}
+rules-check: $(STAMP) ## parse and plan every SQL rule of [rules].dir (no job runs); errors name file:line
+	$(PY) -m pipeline rules check
+
+rules-test: $(STAMP) ## run one SQL rule on a CSV of events (RULE=sql/rules/x.sql EVENTS=file.csv)
+	$(PY) -m pipeline rules test $${RULE:?RULE=sql/rules/<rule>.sql} --events $${EVENTS:-datasets/sample_transactions.csv}

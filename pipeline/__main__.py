@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +29,16 @@ def main(argv: list[str] | None = None) -> int:
         default="file",
         help="where the job reads the events: the file, or a Kafka topic of the local stack",
     )
+    rules = sub.add_parser("rules", help="SQL rules: check (plan every rule) or test (run one)")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    check = rules_sub.add_parser("check", help="parse and plan every rule of [rules].dir")
+    check.add_argument("--dir", type=Path, default=None, help="rules folder ([rules].dir)")
+    check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    test = rules_sub.add_parser("test", help="run one rule on a CSV of events, print its alerts")
+    test.add_argument("file", type=Path, help="the rule (.sql), or a folder: every rule in it")
+    test.add_argument("--events", type=Path, required=True, help="CSV in the dataset format")
+    test.add_argument("--output", type=Path, default=None, help="write the alerts here too")
+    test.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
 
     from .config import effective_values, env_var_name, load_config, printable_value
@@ -47,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return bench_main(args.events, args.source)
+    if args.command == "rules":
+        from .rules_cli import check_rules, test_rule
+
+        if args.rules_command == "check":
+            return check_rules(cfg, args.dir)
+        return test_rule(cfg, args.file, args.events, args.output)
     if args.command == "run":
         from .run import main as run_main
 

@@ -29,10 +29,3 @@ def aws_session(sec: SecurityConfig) -> boto3.Session:
         refresh_using=refresh, method="assume-role"
     )
     return session
-
-
-def redshift_ssl_kwargs(sec: SecurityConfig) -> dict[str, object]:
-    """TLS arguments for `redshift_connector.connect` (the warehouse loader's Redshift kind)."""
-    if sec.redshift_sslmode == "disable":
-        return {"ssl": False}
-    return {"ssl": True, "sslmode": sec.redshift_sslmode}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ class ValidationConfig:
 
 @dataclass(frozen=True, slots=True)
 class SecurityConfig:
-    """Kafka TLS/SASL, AWS role, Redshift TLS. Secrets: only names of environment variables."""
+    """Kafka TLS/SASL and the AWS role. Secrets: only names of environment variables."""
 
     kafka_protocol: str  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
     kafka_sasl_mechanism: str  # SCRAM-SHA-256 | SCRAM-SHA-512 | PLAIN | AWS_MSK_IAM
@@ -80,7 +81,6 @@ class SecurityConfig:
     aws_role_arn: str
     aws_role_session_name: str
     aws_sts_endpoint: str
-    redshift_sslmode: str  # verify-full | verify-ca | disable
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +113,40 @@ class DecisionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WarehouseConfig:
+    kind: str  # postgres | redshift
+    host: str
+    port: int
+    database: str
+    user: str
+    password_env: str  # name of the environment variable holding the password
+    schema: str
+    connect_timeout_s: int
+    iam_role: str
+    lake_root: str  # local folder or s3://bucket[/prefix]
+    processed_prefix: str
+    alerts_prefix: str
+    quarantine_prefix: str
+    manifest_prefix: str
+    s3_endpoint_url: str
+    poll_interval_s: float
+    retry_initial_backoff_s: float
+    retry_max_backoff_s: float
+    retry_max_attempts: int
+    copy_batch_rows: int
+    pgbouncer_port: int
+    redshift_sslmode: str  # verify-full | verify-ca | disable
+
+
+@dataclass(frozen=True, slots=True)
+class RulesConfig:
+    dir: str  # folder of the SQL rule files (*.sql), relative to the project root
+    enabled: bool  # run the SQL rules in the job
+    watermark_out_of_orderness_ms: int  # bounded out-of-orderness of the rules' view, ms
+    rules_version: str  # prefix of the rules version recorded in SQL-rule alerts
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineConfig:
     source: SourceConfig
     sink: SinkConfig
@@ -122,6 +156,8 @@ class PipelineConfig:
     flink: FlinkConfig
     model: ModelConfig
     decision: DecisionConfig
+    warehouse: WarehouseConfig
+    rules: RulesConfig
     security: SecurityConfig
     detectors: Mapping[str, Any]  # rule_id -> that detector's config dataclass
 
@@ -145,6 +181,8 @@ _SECTIONS = {
     "flink": FlinkConfig,
     "model": ModelConfig,
     "decision": DecisionConfig,
+    "warehouse": WarehouseConfig,
+    "rules": RulesConfig,
     "security": SecurityConfig,
 }
 
@@ -273,8 +311,8 @@ def _check(cfg: PipelineConfig) -> None:
     from .kafka_security import check as check_security  # it imports this module
 
     check_security(cfg.security)
-    if cfg.security.redshift_sslmode not in ("verify-full", "verify-ca", "disable"):
-        raise ConfigError("security.redshift_sslmode must be verify-full, verify-ca or disable")
+    if cfg.warehouse.redshift_sslmode not in ("verify-full", "verify-ca", "disable"):
+        raise ConfigError("warehouse.redshift_sslmode must be verify-full, verify-ca or disable")
     if cfg.source.kind not in ("file", "kafka"):
         raise ConfigError(f"source.kind must be file or kafka, not {cfg.source.kind!r}")
     if cfg.source.kafka_start not in ("earliest", "latest", "committed"):
@@ -290,6 +328,18 @@ def _check(cfg: PipelineConfig) -> None:
     for key in ("state_shards", "batch_max_records", "batch_max_delay_ms"):
         if getattr(cfg.flink, key) < 1:
             raise ConfigError(f"flink.{key} must be >= 1")
+    if cfg.warehouse.kind not in ("postgres", "redshift"):
+        raise ConfigError(
+            f"warehouse.kind must be postgres or redshift, not {cfg.warehouse.kind!r}"
+        )
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", cfg.warehouse.schema):
+        raise ConfigError(
+            f"warehouse.schema must be a lower-case SQL name: {cfg.warehouse.schema!r}"
+        )
+    if cfg.warehouse.retry_initial_backoff_s <= 0 or cfg.warehouse.retry_max_attempts < 0:
+        raise ConfigError("warehouse.retry_*: backoff must be > 0 and max_attempts >= 0")
+    if cfg.rules.watermark_out_of_orderness_ms < 0:
+        raise ConfigError("rules.watermark_out_of_orderness_ms must be >= 0")
     lateness = cfg.validation.allowed_lateness_ms
     if not 0 <= lateness <= cfg.dedupe.window_ms:
         # Beyond the dedupe window a resend of an accepted event could be forgotten and

@@ -26,6 +26,7 @@ from pyflink.table import StreamTableEnvironment, Table
 
 from operators.event import EVENT_FIELDS
 
+from .components import Components
 from .config import PipelineConfig
 from .functions import (
     ALERTS_TAG,
@@ -34,6 +35,7 @@ from .functions import (
     WalletRiskFunction,
 )
 from .schemas import KEYED_RECORD_TYPE, PROCESSED_ROW_TYPE, SHARD_BATCH_TYPE, SHARD_KEYED_TYPE
+from .sql_rules import sql_rule_alerts
 
 CSV_HEADER = ",".join(EVENT_FIELDS)
 
@@ -104,6 +106,12 @@ def build_fraud_pipeline(
         .name("wallet-risk")
         .uid("wallet-risk")
     )
+    # Python detectors' alerts, plus the alerts of the SQL rules in [rules].dir (issue 5),
+    # which run over the same processed stream as a view with event time and a watermark.
+    alerts = _side_output(decided, ALERTS_TAG)
+    sql_alerts = sql_rule_alerts(t_env, decided, cfg, Components(cfg).model_version)
+    if sql_alerts is not None:
+        alerts = alerts.union(sql_alerts)
     processed_view = "processed_events"
     t_env.create_temporary_view(processed_view, t_env.from_data_stream(decided))
     processed = t_env.sql_query(
@@ -115,7 +123,7 @@ FROM `{processed_view}`"""
     )
     return PipelineOutputs(
         processed=processed,
-        alerts=_side_output(decided, ALERTS_TAG),
+        alerts=alerts,
         dlq=_side_output(decided, DLQ_TAG),
         duplicates=_side_output(decided, DUPLICATES_TAG),
     )

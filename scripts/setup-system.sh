@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# System packages the project needs: Java 17 (Flink) and Maven (connector jars).
+# System packages the project needs: Java 17 (Flink), Maven (connector jars) and pgbouncer
+# (lets redshift-connector reach the local PostgreSQL warehouse stand-in in tests).
 # Installs what is missing from Debian's packages when run as root; otherwise says what to do.
 set -euo pipefail
 
 missing=()
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+[ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
 python_ok=$(command -v python3.11 || command -v python3 || true)
 [ -n "$python_ok" ] || missing+=(python3 python3-venv)
 

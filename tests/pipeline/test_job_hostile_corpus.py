@@ -2,12 +2,14 @@
 
 It must not crash; the DLQ holds exactly the declared reasons with exact counts, the
 processed zone exactly the valid records (hostile-looking text verbatim), duplicates the
-one exact resend. The same run is started with secrets in its environment; none of them
-may appear in anything it writes (outputs, checkpoints, Flink's logs, stdout/stderr).
+one exact resend; the warehouse loader stores the injection strings as data. The same run
+is started with secrets in its environment; none of them may appear in anything it writes
+(outputs, checkpoints, Flink's logs, stdout/stderr).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from datasets.hostile_corpus import CORPUS, SQL_INJECTION, read_manifest
 from pipeline.config import PROJECT_ROOT
 from pipeline.sinks import OutputPaths
 from pipeline.summary import read_json_lines, read_processed
+from tests.warehouse.conftest import sql, warehouse  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.minicluster
 
@@ -102,3 +105,26 @@ def test_no_secret_reaches_any_output_log_or_console(corpus_run):
         if s.encode() in data
     ]
     assert leaks == []
+
+
+@pytest.mark.stack
+def test_warehouse_stores_the_corpus_injection_strings_verbatim(corpus_run, warehouse, sql):  # noqa: F811
+    from pipeline.warehouse.lake import LocalLake
+    from pipeline.warehouse.loader import Loader
+
+    _, paths, _ = corpus_run
+    cfg = dataclasses.replace(warehouse, lake_root=str(paths.root))
+    Loader(cfg, LocalLake(paths.root)).run_once()
+
+    rows = sql(
+        "SELECT tx_id, wallet_id, counterparty_wallet, venue, device_id"
+        " FROM scored_transactions WHERE tx_id = ANY(%s)",
+        (["tx_hostile_002", "tx_hostile_003", "tx_hostile_004", "tx_hostile_005"],),
+    )
+    got = {r[0]: r[1:] for r in rows}
+    assert got["tx_hostile_002"][2] == SQL_INJECTION
+    assert got["tx_hostile_003"][3] == "1' OR '1'='1"
+    assert got["tx_hostile_004"][0] == "w_4'; DELETE FROM x;--"
+    assert got["tx_hostile_005"][1] == "'||pg_sleep(5)||'"
+    valid = [r["tx_id"] for r in read_manifest() if r["expected"] == "valid"]
+    assert sql("SELECT COUNT(*) FROM scored_transactions")[0][0] == len(valid)

@@ -18,7 +18,7 @@ from pipeline.job import CSV_HEADER
 from pipeline.offline import iter_records, replay
 from pipeline.sinks import OutputPaths
 from pipeline.summary import read_json_lines, read_processed
-from tests.jobs import assert_outputs_match_offline, run_job
+from tests.jobs import assert_outputs_match_offline, python_detector_alerts, run_job
 
 pytestmark = pytest.mark.minicluster
 
@@ -72,7 +72,7 @@ def test_job_sends_every_malformed_record_to_the_dlq_with_its_reason(sample_run)
 
 
 def test_streaming_alerts_equal_the_offline_replay(sample_run, offline_sample):
-    alerts = read_json_lines(sample_run.alerts)
+    alerts = python_detector_alerts(read_json_lines(sample_run.alerts))
     got = {(a["alert_id"], a["tx_id"], tuple(a["rule_ids"]), a["severity"]) for a in alerts}
     want = {(a.alert_id, a.tx_id, a.rule_ids, a.severity) for a in offline_sample.alerts}
     assert len(alerts) == len(got), "an alert was emitted twice"
@@ -180,7 +180,7 @@ def test_job_raises_exactly_the_expected_alerts_on_crafted_sequences(tmp_path, p
     source = tmp_path / "crafted.csv"
     source.write_text("\n".join([CSV_HEADER, *lines]) + "\n")
     paths = run_job(tmp_path, source, parallelism, **NO_MODEL_ALERTS)
-    alerts = read_json_lines(paths.alerts)
+    alerts = python_detector_alerts(read_json_lines(paths.alerts))
     got = {(a["tx_id"], rule) for a in alerts for rule in a["rule_ids"]}
     assert got == expected
     assert len({a["alert_id"] for a in alerts}) == len(alerts)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from pipeline.aws_credentials import aws_session, redshift_ssl_kwargs
+from pipeline.aws_credentials import aws_session
 from pipeline.config import PROJECT_ROOT, ConfigError, load_config
 from pipeline.kafka_security import MASK, confluent_config, java_properties, redacted
 
@@ -112,7 +112,6 @@ def test_msk_iam_producer_signs_a_token_from_the_default_credential_chain(monkey
         ({"kafka_protocol": "SASL_SSL"}, "username"),
         ({"kafka_protocol": "TLS"}, "kafka_protocol"),
         ({"kafka_sasl_mechanism": "GSSAPI"}, "kafka_sasl_mechanism"),
-        ({"redshift_sslmode": "prefer"}, "redshift_sslmode"),
     ],
 )
 def test_impossible_security_settings_fail_at_start_up(overrides, message):
@@ -130,9 +129,22 @@ def test_jks_truststore_is_java_only():
         confluent_config(sec)
 
 
-def test_redshift_connections_use_tls_unless_disabled():
-    assert redshift_ssl_kwargs(security()) == {"ssl": True, "sslmode": "verify-full"}
-    assert redshift_ssl_kwargs(security(redshift_sslmode="disable")) == {"ssl": False}
+def test_redshift_connections_use_tls_unless_disabled_or_local():
+    from pipeline.warehouse.connect import redshift_ssl_kwargs
+
+    def warehouse(**overrides):
+        keys = {f"warehouse.{k}": v for k, v in overrides.items()}
+        return load_config(keys, environ={}).warehouse
+
+    remote = "fraud.abc123.eu-west-1.redshift.amazonaws.com"
+    assert redshift_ssl_kwargs(warehouse(host=remote)) == {"ssl": True, "sslmode": "verify-full"}
+    assert redshift_ssl_kwargs(warehouse(host=remote, redshift_sslmode="verify-ca"))["sslmode"] == (
+        "verify-ca"
+    )
+    assert redshift_ssl_kwargs(warehouse(host=remote, redshift_sslmode="disable")) == {"ssl": False}
+    assert redshift_ssl_kwargs(warehouse(host="127.0.0.1")) == {"ssl": False}
+    with pytest.raises(ConfigError, match="redshift_sslmode"):
+        warehouse(redshift_sslmode="prefer")
 
 
 def test_aws_session_without_a_role_is_the_default_chain():

@@ -1,0 +1,321 @@
+"""Load each committed lake object into the warehouse exactly once.
+
+For one object version (uri + ETag), in ONE transaction:
+  LOCK load_ledger → ledger says done? stop → rows in (COPY) → refresh the wallet-minute
+  rollups of the minutes the rows touch → ledger row 'loaded' → COMMIT.
+A crash anywhere before COMMIT leaves neither rows nor ledger row; a rerun loads the object
+again from scratch. A bad object (unreadable, wrong columns, values the warehouse refuses)
+is copied to the quarantine prefix and recorded as 'quarantined' with the error, and the
+next objects load. A warehouse that cannot be reached is retried with exponential backoff
+(`warehouse.retry_*`); the object is never skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from pipeline.config import WarehouseConfig
+from pipeline.warehouse import ledger
+from pipeline.warehouse.connect import Backoff
+from pipeline.warehouse.lake import Lake, LakeObject
+from pipeline.warehouse.methods import (
+    ALERTS,
+    SCORED,
+    InsertRows,
+    ObjectGone,
+    ObjectRejected,
+    PostgresStdinCopy,
+    RedshiftS3Copy,
+    Target,
+    epoch_ms_to_datetime,
+    stage_columns,
+)
+from pipeline.warehouse.session import Session, open_session
+
+log = logging.getLogger(__name__)
+
+# Failure injection for tests: SIGKILL this process after the Nth object's rows and ledger
+# row are written, before COMMIT (the "loader dies between COPY and commit" case).
+FAULT_KILL_BEFORE_COMMIT = "FRAUD_FAULT_WAREHOUSE_KILL_BEFORE_COMMIT"
+
+_REFRESH_DELETE = "DELETE FROM wallet_minute_rollups WHERE minute >= %s AND minute < %s"
+_REFRESH_INSERT = """
+INSERT INTO wallet_minute_rollups (wallet_id, minute, tx_count, alert_count, usd_total,
+    usd_out, usd_in, max_score, distinct_counterparties)
+SELECT
+    wallet_id,
+    DATE_TRUNC('minute', event_time),
+    COUNT(*),
+    SUM(CASE WHEN alerted THEN 1 ELSE 0 END),
+    SUM(amount_usd),
+    SUM(CASE WHEN tx_type IN ('withdrawal', 'transfer') THEN amount_usd ELSE 0 END),
+    SUM(CASE WHEN tx_type = 'deposit' THEN amount_usd ELSE 0 END),
+    MAX(score),
+    COUNT(DISTINCT counterparty_wallet)
+FROM scored_transactions
+WHERE event_time >= %s AND event_time < %s
+GROUP BY 1, 2"""
+
+
+@dataclass
+class LoadResult:
+    obj: LakeObject
+    table: str
+    status: str  # loaded | quarantined | skipped (already in the ledger)
+    rows: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+    copy_s: float = 0.0  # rows into the warehouse
+    rollup_s: float = 0.0  # wallet-minute rollup refresh
+
+
+@dataclass
+class LoadReport:
+    results: list[LoadResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def rows(self) -> int:
+        return sum(r.rows for r in self.results if r.status == ledger.LOADED)
+
+
+def method_for(cfg: WarehouseConfig):
+    if cfg.kind == "redshift":
+        return RedshiftS3Copy(cfg.iam_role, cfg.manifest_prefix)
+    return PostgresStdinCopy(cfg.copy_batch_rows)
+
+
+class Loader:
+    """Moves lake objects into the warehouse; reconnects and retries when it is down."""
+
+    def __init__(
+        self,
+        cfg: WarehouseConfig,
+        lake: Lake,
+        method=None,
+        session_factory=None,
+        backoff: Backoff | None = None,
+    ):
+        self.cfg = cfg
+        self.lake = lake
+        self.method = method or method_for(cfg)
+        self._session_factory = session_factory or (lambda: open_session(cfg))
+        self.backoff = backoff or Backoff.from_config(cfg)
+        self._session: Session | None = None
+        self._columns: dict[str, list[tuple[str, str]]] = {}
+        self._brin: list[str] = []
+        self._fault_at = int(os.environ.get(FAULT_KILL_BEFORE_COMMIT, "0") or 0)
+        self._loaded_here = 0
+
+    # ------------------------------------------------------------ connection
+
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = self._session_factory()
+        return self._session
+
+    def _drop_session(self) -> None:
+        if self._session is not None:
+            self._session.close()
+        self._session = None
+
+    def close(self) -> None:
+        self._drop_session()
+
+    def _retrying(self, fn, what: str):
+        def attempt():
+            try:
+                return fn(self.session())
+            except Exception:
+                # whatever happened, this connection's transaction is gone: start afresh
+                self._drop_session()
+                raise
+
+        return self.backoff.run(attempt, what)
+
+    def columns(self, session: Session, target: Target) -> list[tuple[str, str]]:
+        if target.stage not in self._columns:
+            self._columns[target.stage] = stage_columns(session, target.stage)
+        return self._columns[target.stage]
+
+    # ------------------------------------------------------------ listing
+
+    def target_of(self, obj: LakeObject) -> Target | None:
+        if obj.key.startswith(self.cfg.processed_prefix):
+            return SCORED
+        if obj.key.startswith(self.cfg.alerts_prefix):
+            return ALERTS
+        return None
+
+    def listed(self) -> list[LakeObject]:
+        """Committed objects of the processed and alerts prefixes, in key order."""
+        objs = [*self.lake.list(self.cfg.processed_prefix), *self.lake.list(self.cfg.alerts_prefix)]
+        return sorted(objs, key=lambda o: o.key)
+
+    def pending(self) -> list[LakeObject]:
+        """Listed objects whose version the ledger does not hold yet."""
+        listed = self.backoff.run(self.listed, "list the lake")
+        known = self._retrying(ledger.known_versions, "read the ledger")
+        return [o for o in listed if (o.uri, o.etag) not in known]
+
+    # ------------------------------------------------------------ loading
+
+    def load(self, obj: LakeObject) -> LoadResult:
+        """Load one object version exactly once (retrying while the warehouse is down)."""
+        target = self.target_of(obj)
+        if target is None:
+            raise ValueError(
+                f"{obj.key} is under neither {self.cfg.processed_prefix!r} "
+                f"nor {self.cfg.alerts_prefix!r}"
+            )
+        started = time.perf_counter()
+        result = self._retrying(lambda s: self._load_once(s, obj, target), f"load {obj.key}")
+        if result.status == ledger.LOADED and target is SCORED:
+            self._summarize_brin()
+        result.seconds = time.perf_counter() - started
+        log.info(
+            "%s %s: %s rows=%d %.2fs%s",
+            result.status,
+            target.table,
+            obj.key,
+            result.rows,
+            result.seconds,
+            f" error={result.error}" if result.error else "",
+        )
+        return result
+
+    def _load_once(self, session: Session, obj: LakeObject, target: Target) -> LoadResult:
+        columns = self.columns(session, target)
+        session.lock("load_ledger")
+        done = ledger.status_of(session, obj)
+        if done is not None:
+            session.rollback()
+            return LoadResult(obj, target.table, "skipped", error=f"ledger: {done}")
+        load_id = ledger.load_id_for(obj)
+        t0 = time.perf_counter()
+        try:
+            stats = self.method.load(session, self.lake, obj, target, columns, load_id)
+        except ObjectRejected as exc:
+            session.rollback()
+            return self._quarantine(session, obj, target, str(exc))
+        except ObjectGone as exc:
+            # deleted or overwritten since the listing: nothing to load; a new version is
+            # listed (and loaded) on the next pass
+            session.rollback()
+            return LoadResult(obj, target.table, "skipped", error=f"object gone: {exc}")
+        t1 = time.perf_counter()
+        lo, hi = epoch_ms_to_datetime(stats.min_ms), epoch_ms_to_datetime(stats.max_ms)
+        if target is SCORED and stats.rows:
+            self._refresh_rollups(session, lo, hi)
+        t2 = time.perf_counter()
+        ledger.record(session, obj, target.table, ledger.LOADED, stats.rows, lo, hi)
+        self._loaded_here += 1
+        if self._fault_at and self._loaded_here == self._fault_at:
+            log.warning("fault injection: killing the loader before COMMIT of %s", obj.key)
+            os.kill(os.getpid(), signal.SIGKILL)
+        session.commit()
+        return LoadResult(
+            obj, target.table, ledger.LOADED, stats.rows, copy_s=t1 - t0, rollup_s=t2 - t1
+        )
+
+    def _summarize_brin(self) -> None:
+        """PostgreSQL: summarise the BRIN ranges new rows filled (see 0007_local_indexes).
+
+        After the commit, in a short transaction of its own: summarising takes a lock that
+        autovacuum's own summarising / ANALYZE also takes, so it gives up after 200 ms
+        rather than stall the loader (autosummarize then catches up).
+        """
+        session = None
+        try:
+            session = self.session()
+            if session.dialect != "postgres":
+                return
+            if not self._brin:
+                cur = session.execute_native(
+                    "SELECT i.indexrelid::regclass::text FROM pg_index i"
+                    " JOIN pg_class c ON c.oid = i.indexrelid"
+                    " JOIN pg_am am ON am.oid = c.relam"
+                    " WHERE am.amname = 'brin' AND c.relnamespace = %s::regnamespace",
+                    (session.schema,),
+                )
+                self._brin = [r[0] for r in cur.fetchall()]
+            session.execute_native("SET LOCAL lock_timeout = '200ms'")
+            for index in self._brin:
+                session.execute_native("SELECT brin_summarize_new_values(%s::regclass)", (index,))
+            session.commit()
+        except Exception as exc:
+            if session is not None and getattr(exc, "sqlstate", None) == "55P03":
+                session.rollback()  # lock_not_available: autovacuum is summarising
+            else:  # e.g. the warehouse went away: the next load reconnects and retries
+                log.warning("BRIN summarise skipped: %s", exc)
+                self._drop_session()
+
+    def _refresh_rollups(self, session: Session, lo, hi) -> None:
+        """Recompute every wallet-minute the rows touched (idempotent, order-independent)."""
+        start = lo.replace(second=0, microsecond=0)
+        end = hi.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        if session.dialect == "postgres":
+            # The range is one file's minutes, a sliver of the table, but mid-load statistics
+            # are stale: the planner would scan the whole table (or the whole wallet btree)
+            # on every refresh. Bitmap scans leave it the BRIN indexes on time.
+            session.execute_native("SET LOCAL enable_seqscan = off")
+            session.execute_native("SET LOCAL enable_indexscan = off")
+        session.execute(_REFRESH_DELETE, (start, end))
+        session.execute(_REFRESH_INSERT, (start, end))
+
+    def _quarantine(self, session: Session, obj: LakeObject, target: Target, error: str):
+        log.error("quarantine %s: %s", obj.key, error)
+        copy_uri = self.lake.copy_to(obj, f"{self.cfg.quarantine_prefix}{obj.key}")
+        session.lock("load_ledger")
+        if ledger.status_of(session, obj) is None:
+            ledger.record(
+                session,
+                obj,
+                target.table,
+                ledger.QUARANTINED,
+                0,
+                error=error,
+                quarantined_to=copy_uri,
+            )
+        session.commit()
+        return LoadResult(obj, target.table, ledger.QUARANTINED, 0, error)
+
+    def run_once(self) -> LoadReport:
+        """Load every pending object once; returns what happened to each."""
+        report = LoadReport()
+        for obj in self.pending():
+            report.results.append(self.load(obj))
+        return report
+
+    def watch(self, stop: threading.Event | None = None, max_polls: int = 0) -> LoadReport:
+        """Poll the lake every `warehouse.poll_interval_s` until `stop` is set (daemon)."""
+        stop = stop or threading.Event()
+        total, polls = LoadReport(), 0
+        while not stop.is_set():
+            report = self.run_once()
+            total.results += report.results
+            if report.results:
+                log.info(
+                    "poll: loaded %d objects (%d rows), quarantined %d",
+                    report.count("loaded"),
+                    report.rows,
+                    report.count("quarantined"),
+                )
+            polls += 1
+            if max_polls and polls >= max_polls:
+                break
+            stop.wait(self.cfg.poll_interval_s)
+        return total
+
+
+def insert_loader(cfg: WarehouseConfig, lake: Lake, session_factory) -> Loader:
+    """A loader moving rows with executemany INSERTs (redshift-connector on PostgreSQL)."""
+    return Loader(cfg, lake, InsertRows(), session_factory)

@@ -1,0 +1,72 @@
+"""UDFs of udfs/ called directly (no JVM): the same numbers as the job's own operators."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.features import N_FEATURES
+from operators.geo_jump import GeoJump
+from tests.factories import BERLIN, SINGAPORE, components, detector_config, own_view, sample_replay
+from udfs.geo import CountryDistanceKm, haversine_km
+from udfs.risk import risk_tier
+from udfs.scoring import FEATURE_COLUMNS, FraudScore
+
+
+def test_fraud_score_equals_the_jobs_scorer_on_the_same_features():
+    comps = components("csv")
+    replay = sample_replay()
+    matrix = np.array([s.features for s in replay.scored[:2000]], dtype=np.float32)
+    udf = FraudScore(str(comps.cfg.resolve(comps.cfg.model.path)))
+    udf.open(None)
+    scores = udf.eval(*(pd.Series(matrix[:, i].astype(np.float64)) for i in range(N_FEATURES)))
+    assert isinstance(scores, pd.Series) and len(scores) == 2000
+    np.testing.assert_array_equal(scores.to_numpy(), comps.scorer.score_batch(matrix))
+    np.testing.assert_array_equal(scores.to_numpy(), replay.scores[:2000])
+    assert comps.scorer.score_one(list(matrix[7])) == pytest.approx(scores[7], abs=1e-7)
+    assert len(FEATURE_COLUMNS) == N_FEATURES
+
+
+def test_fraud_score_rejects_a_wrong_number_of_features():
+    udf = FraudScore(str(components("csv").cfg.resolve("models/fraud_model.onnx")))
+    with pytest.raises(ValueError, match="takes 18 features"):
+        udf.eval(pd.Series([1.0]))
+
+
+def test_country_distance_is_the_geo_jump_detectors_distance():
+    cfg = components("csv").cfg
+    udf = CountryDistanceKm(str(cfg.resolve(cfg.reference.dir) / "countries.csv"))
+    udf.open(None)
+    de_sg = udf.eval("DE", "SG")
+    assert de_sg == pytest.approx(haversine_km(*BERLIN, *SINGAPORE), rel=1e-3)
+    assert 9_500 < de_sg < 10_500
+    assert udf.eval("DE", "DE") == 0.0
+    assert udf.eval("DE", None) is None and udf.eval("DE", "ZZ") is None
+    # the detector fires on the same jump (30 min: ~20,000 km/h)
+    detector = GeoJump(detector_config("geo_jump"))
+    state = detector.new_state()
+    assert detector.on_event(state, own_view(ts=0, geo=BERLIN)) is None
+    assert detector.on_event(state, own_view(ts=1_800_000, geo=SINGAPORE)) is not None
+
+
+def test_haversine_handles_nulls():
+    assert haversine_km(None, 1.0, 2.0, 3.0) is None
+    assert haversine_km(0.0, 0.0, 0.0, 0.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("score", "kyc", "tier"),
+    [
+        (0.1, 2, "low"),
+        (0.1, 0, "medium"),
+        (0.6, 2, "medium"),
+        (0.6, 0, "high"),
+        (0.92, 1, "high"),
+        (0.92, 0, "high"),
+        (0.98, 3, "critical"),
+        (None, 1, None),
+    ],
+)
+def test_risk_tier(score, kyc, tier):
+    assert risk_tier(score, kyc, high_score=0.9, critical_score=0.97) == tier
