@@ -12,6 +12,7 @@ from dataclasses import dataclass
 NEW = "new"
 DUPLICATE = "duplicate"  # same tx_id, same content: a resend, dropped and counted
 CONFLICT = "conflict"  # same tx_id, other content: goes to the DLQ
+TOO_LATE = "too_late"  # a new tx_id older than the wallet's newest event - allowed lateness
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +36,26 @@ class Deduplicator:
     def new_state() -> dict:
         return {"newest_ts": 0, "ids": {}}
 
-    def check(self, state: dict, tx_id: str, fingerprint: str, ts: int) -> str:
-        """NEW (and remembered), DUPLICATE or CONFLICT for this tx_id under this wallet."""
+    def check(
+        self,
+        state: dict,
+        tx_id: str,
+        fingerprint: str,
+        ts: int,
+        allowed_lateness_ms: int | None = None,
+    ) -> str:
+        """NEW (and remembered), DUPLICATE, CONFLICT or TOO_LATE for this tx_id here.
+
+        A known tx_id is judged as a resend first (an exact resend of an old event is a
+        duplicate, not late). A new one is TOO_LATE (and not remembered) when its event time
+        is more than `allowed_lateness_ms` behind the wallet's newest event time.
+        """
         ids = state["ids"]
         seen = ids.get(tx_id)
         if seen is not None:
             return DUPLICATE if seen[0] == fingerprint else CONFLICT
+        if allowed_lateness_ms is not None and ts < state["newest_ts"] - allowed_lateness_ms:
+            return TOO_LATE
         if ts > state["newest_ts"]:
             state["newest_ts"] = ts
         ids[tx_id] = (fingerprint, ts)

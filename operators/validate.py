@@ -31,6 +31,12 @@ UNKNOWN_ASSET = "unknown_asset"
 BAD_IP = "bad_ip"
 BAD_COUNTRY = "bad_country"
 DUPLICATE_CONFLICT = "duplicate_conflict"
+NOT_JSON_OBJECT = "not_json_object"
+CONTROL_CHARACTERS = "control_characters"
+FIELD_TOO_LONG = "field_too_long"
+TIMESTAMP_IN_FUTURE = "timestamp_in_future"
+AMOUNT_TOO_LARGE = "amount_too_large"
+TOO_LATE_EVENT = "too_late"  # decided by dedupe (needs the wallet's state), not here
 
 REASON_CODES = (
     MALFORMED_RECORD,
@@ -47,6 +53,12 @@ REASON_CODES = (
     BAD_IP,
     BAD_COUNTRY,
     DUPLICATE_CONFLICT,
+    NOT_JSON_OBJECT,
+    CONTROL_CHARACTERS,
+    FIELD_TOO_LONG,
+    TIMESTAMP_IN_FUTURE,
+    AMOUNT_TOO_LARGE,
+    TOO_LATE_EVENT,
 )
 
 REQUIRED_FIELDS = ("tx_id", "event_time", "tx_type", "wallet_id", "asset", "amount")
@@ -113,7 +125,7 @@ def parse_record(raw: str, fmt: str) -> dict | Rejection:
     except orjson.JSONDecodeError as e:
         return Rejection(MALFORMED_RECORD, f"invalid JSON: {e}")
     if not isinstance(obj, dict):
-        return Rejection(MALFORMED_RECORD, f"JSON {type(obj).__name__}, expected an object")
+        return Rejection(NOT_JSON_OBJECT, f"JSON {type(obj).__name__}, expected an object")
     return obj
 
 
@@ -170,8 +182,10 @@ class Validator:
         if isinstance(ts, Rejection):
             return ts
         limits = self._limits
-        if ts < limits.min_event_time_ms or ts > now_ms + limits.max_future_skew_ms:
-            return Rejection(TIMESTAMP_OUT_OF_RANGE, f"event_time {ts} outside the valid range")
+        if ts < limits.min_event_time_ms:
+            return Rejection(TIMESTAMP_OUT_OF_RANGE, f"event_time {ts} before the earliest valid")
+        if ts > now_ms + limits.max_future_skew_ms:
+            return Rejection(TIMESTAMP_IN_FUTURE, f"event_time {ts} too far past now ({now_ms})")
 
         if tx_type not in _TX_TYPES:
             return Rejection(BAD_ENUM, f"tx_type {tx_type[:40]!r} not one of {TX_TYPES}")
@@ -182,14 +196,14 @@ class Validator:
         if amount is None:
             return Rejection(WRONG_TYPE, "amount must be a number")
         if not (0.0 < amount <= limits.max_amount):  # also false for NaN
-            return Rejection(BAD_AMOUNT, f"amount {amount!r} not in (0, {limits.max_amount:g}]")
+            return _amount_rejection("amount", amount, limits.max_amount)
         amount_usd = get("amount_usd")
         if amount_usd is not None:
             amount_usd = _number(amount_usd, lenient_numbers)
             if amount_usd is None:
                 return Rejection(WRONG_TYPE, "amount_usd must be a number")
             if not (0.0 <= amount_usd <= limits.max_amount):
-                return Rejection(BAD_AMOUNT, f"amount_usd {amount_usd!r} out of range")
+                return _amount_rejection("amount_usd", amount_usd, limits.max_amount)
 
         optional = tuple(map(get, _OPTIONAL_FIELDS))
         for value in optional:
@@ -226,8 +240,18 @@ def _id_rejection(name: str, value) -> Rejection | None:
     if not isinstance(value, str):
         return Rejection(WRONG_TYPE, f"{name} must be a string")
     if not value.strip() or len(value) > _ID_MAX_LEN or not value.isprintable():
-        return Rejection(WRONG_TYPE, f"{name} must be 1-{_ID_MAX_LEN} printable chars")
+        if not value.strip():
+            return Rejection(MISSING_FIELD, f"{name} is blank")
+        return _text_rejection(name, value)
     return None
+
+
+def _text_rejection(name: str, value: str) -> Rejection:
+    """Why a string field that is too long or not printable is rejected (one of them is)."""
+    if len(value) > _ID_MAX_LEN:
+        return Rejection(FIELD_TOO_LONG, f"{name} longer than {_ID_MAX_LEN} chars")
+    bad = next(c for c in value if not c.isprintable())
+    return Rejection(CONTROL_CHARACTERS, f"{name} holds unprintable U+{ord(bad):04X}")
 
 
 def _optional_rejection(values: tuple) -> Rejection:
@@ -236,8 +260,15 @@ def _optional_rejection(values: tuple) -> Rejection:
         if value is not None and not isinstance(value, str):
             return Rejection(WRONG_TYPE, f"{name} must be a string or null")
         if value is not None and (len(value) > _ID_MAX_LEN or not value.isprintable()):
-            return Rejection(WRONG_TYPE, f"{name} must be <= {_ID_MAX_LEN} printable chars")
+            return _text_rejection(name, value)
     raise AssertionError("no bad optional value")
+
+
+def _amount_rejection(name: str, value: float, max_amount: float) -> Rejection:
+    """An out-of-range amount: above the maximum (absurd), or zero/negative/NaN/infinite."""
+    if math.isfinite(value) and value > max_amount:
+        return Rejection(AMOUNT_TOO_LARGE, f"{name} {value!r} above {max_amount:g}")
+    return Rejection(BAD_AMOUNT, f"{name} {value!r} not in (0, {max_amount:g}]")
 
 
 def parse_event_time(value, lenient_numbers: bool = True) -> int | Rejection:

@@ -13,11 +13,11 @@ from hashlib import blake2b as _blake2b
 
 from models.features import new_feature_state, update_and_compute
 
-from .dedupe import DUPLICATE, NEW, Deduplicator
+from .dedupe import DUPLICATE, NEW, TOO_LATE, Deduplicator
 from .detectors import WalletDetectors
 from .enrich import Enricher
 from .event import EnrichedTransaction, Hit, WalletEvent, own_view, receiver_view
-from .validate import DUPLICATE_CONFLICT, Rejection, Validator, parse_record
+from .validate import DUPLICATE_CONFLICT, TOO_LATE_EVENT, Rejection, Validator, parse_record
 
 
 @dataclass(slots=True)
@@ -47,7 +47,15 @@ def new_wallet_state() -> dict:
 class WalletRisk:
     """Per-wallet processing of raw records; holds no per-wallet data itself."""
 
-    __slots__ = ("_dedupe", "_detectors", "_enricher", "_format", "_lenient", "_validator")
+    __slots__ = (
+        "_dedupe",
+        "_detectors",
+        "_enricher",
+        "_format",
+        "_lateness",
+        "_lenient",
+        "_validator",
+    )
 
     def __init__(
         self,
@@ -56,7 +64,12 @@ class WalletRisk:
         enricher: Enricher,
         detectors: WalletDetectors,
         fmt: str,
+        allowed_lateness_ms: int | None = None,
     ) -> None:
+        """`allowed_lateness_ms`: how far (event time) a new transaction may lie behind its
+        wallet's newest event and still be processed; None = no limit (README, "Hostile
+        input and late data")."""
+        self._lateness = allowed_lateness_ms
         self._validator = validator
         self._dedupe = dedupe
         self._enricher = enricher
@@ -84,12 +97,21 @@ class WalletRisk:
 
         # The receiver's copy of a transfer is remembered apart from the wallet's own tx ids.
         seen_key = "in:" + tx.tx_id if mirrored else tx.tx_id
-        verdict = self._dedupe.check(state["dedupe"], seen_key, _fingerprint(tx), tx.event_time_ms)
+        verdict = self._dedupe.check(
+            state["dedupe"], seen_key, _fingerprint(tx), tx.event_time_ms, self._lateness
+        )
         if verdict != NEW:
             if mirrored:
                 return None
             if verdict == DUPLICATE:
                 return Duplicate(tx.tx_id, tx.wallet_id)
+            if verdict == TOO_LATE:
+                lag = state["dedupe"]["newest_ts"] - tx.event_time_ms
+                return Rejection(
+                    TOO_LATE_EVENT,
+                    f"event_time {lag} ms behind the wallet's newest event "
+                    f"(allowed lateness {self._lateness} ms)",
+                )
             return Rejection(DUPLICATE_CONFLICT, f"tx_id {tx.tx_id} seen before with other content")
 
         event: EnrichedTransaction = self._enricher.enrich(tx)

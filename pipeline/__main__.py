@@ -57,13 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     dash.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
 
-    from .config import effective_values, env_var_name, load_config
+    from .config import effective_values, env_var_name, load_config, printable_value
 
     overrides = dict(kv.split("=", 1) for kv in getattr(args, "set", []))
     cfg = load_config(overrides)
     if args.command == "config":
         for key, value in effective_values(overrides).items():
-            print(f"{key:<48} {env_var_name(key):<56} {value!r}")
+            print(f"{key:<48} {env_var_name(key):<56} {printable_value(key, value)!r}")
         return 0
     if args.command == "jars":
         from .jars import ensure_jars

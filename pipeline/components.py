@@ -49,6 +49,7 @@ class Components:
             Enricher(self.reference),
             WalletDetectors(dict(self.cfg.detectors)),
             self.cfg.source.format,
+            self.cfg.validation.allowed_lateness_ms,
         )
 
     @cached_property

@@ -99,6 +99,27 @@ class ValidationConfig:
     min_event_time_ms: int
     max_future_skew_ms: int
     max_amount: float
+    allowed_lateness_ms: int  # behind the wallet's newest event time; older new events: too_late
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityConfig:
+    """Kafka TLS/SASL and the AWS role. Secrets: only names of environment variables."""
+
+    kafka_protocol: str  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    kafka_sasl_mechanism: str  # SCRAM-SHA-256 | SCRAM-SHA-512 | PLAIN | AWS_MSK_IAM
+    kafka_sasl_username: str
+    kafka_sasl_password_env: str
+    kafka_ssl_truststore_path: str
+    kafka_ssl_truststore_type: str  # PEM | JKS | PKCS12
+    kafka_ssl_truststore_password_env: str
+    kafka_ssl_keystore_path: str
+    kafka_ssl_keystore_password_env: str
+    kafka_ssl_verify_hostname: bool
+    aws_region: str
+    aws_role_arn: str
+    aws_role_session_name: str
+    aws_sts_endpoint: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +175,7 @@ class WarehouseConfig:
     retry_max_attempts: int
     copy_batch_rows: int
     pgbouncer_port: int
+    redshift_sslmode: str  # verify-full | verify-ca | disable
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +239,7 @@ class PipelineConfig:
     metrics: MetricsConfig
     alarms: AlarmsConfig
     cluster: ClusterConfig
+    security: SecurityConfig
     detectors: Mapping[str, Any]  # rule_id -> that detector's config dataclass
 
     def resolve(self, path: str) -> Path:
@@ -244,6 +267,7 @@ _SECTIONS = {
     "metrics": MetricsConfig,
     "alarms": AlarmsConfig,
     "cluster": ClusterConfig,
+    "security": SecurityConfig,
 }
 
 
@@ -283,6 +307,18 @@ def config_keys(defaults_file: Path = DEFAULTS_FILE) -> dict[str, Any]:
     """Every dotted key with its default: what the README's config table lists."""
     with open(defaults_file, "rb") as f:
         return dict(_flatten(tomllib.load(f)))
+
+
+_SECRET_WORDS = ("password", "secret", "token", "credential")
+
+
+def printable_value(dotted: str, value: Any) -> Any:
+    """`value` as it may be printed: masked when the key looks like a secret. Keys ending
+    in `_env` only name an environment variable and are shown."""
+    name = dotted.rsplit(".", 1)[-1].lower()
+    if value and not name.endswith("_env") and any(w in name for w in _SECRET_WORDS):
+        return "********"
+    return value
 
 
 def env_var_name(dotted: str) -> str:
@@ -356,6 +392,11 @@ def _build(flat: Mapping[str, Any]) -> PipelineConfig:
 
 
 def _check(cfg: PipelineConfig) -> None:
+    from .kafka_security import check as check_security  # it imports this module
+
+    check_security(cfg.security)
+    if cfg.warehouse.redshift_sslmode not in ("verify-full", "verify-ca", "disable"):
+        raise ConfigError("warehouse.redshift_sslmode must be verify-full, verify-ca or disable")
     s = cfg.source
     if s.kind not in SOURCE_KINDS:
         raise ConfigError(f"source.kind must be one of {', '.join(SOURCE_KINDS)}, not {s.kind!r}")
@@ -409,6 +450,14 @@ def _check(cfg: PipelineConfig) -> None:
         raise ConfigError("warehouse.retry_*: backoff must be > 0 and max_attempts >= 0")
     if cfg.rules.watermark_out_of_orderness_ms < 0:
         raise ConfigError("rules.watermark_out_of_orderness_ms must be >= 0")
+    lateness = cfg.validation.allowed_lateness_ms
+    if not 0 <= lateness <= cfg.dedupe.window_ms:
+        # Beyond the dedupe window a resend of an accepted event could be forgotten and
+        # processed twice; within it, every resend is either recognised or too late.
+        raise ConfigError(
+            f"validation.allowed_lateness_ms must be between 0 and dedupe.window_ms "
+            f"({cfg.dedupe.window_ms}), not {lateness}"
+        )
     for rule_id, det in cfg.detectors.items():
         # A cap below the count would silently disable the detector.
         need = getattr(det, "min_count", None) or getattr(det, "min_distinct_counterparties", None)

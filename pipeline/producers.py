@@ -44,6 +44,9 @@ import orjson
 
 from operators.event import EVENT_FIELDS
 
+from .config import SecurityConfig, load_config
+from .kafka_security import confluent_config
+
 KINESIS_MAX_RECORDS = 500
 KINESIS_MAX_BATCH_BYTES = 5 * 1024 * 1024
 KINESIS_MAX_RECORD_BYTES = 1024 * 1024
@@ -364,7 +367,9 @@ class KafkaProducerSink:
         topic: str,
         connect_timeout_s: float = 10.0,
         extra_config: dict | None = None,
+        security: SecurityConfig | None = None,
     ) -> None:
+        """`security`: TLS / SASL settings; None = `[security]` of the pipeline config."""
         from confluent_kafka import KafkaException, Producer
 
         self.topic = topic
@@ -383,6 +388,7 @@ class KafkaProducerSink:
             "message.timeout.ms": 60_000,
             "socket.connection.setup.timeout.ms": int(connect_timeout_s * 1000),
             "log_level": 0,  # connection failures are reported as ProducerError, not log spam
+            **confluent_config(security or load_config().security),
             **(extra_config or {}),
         }
         self._producer = Producer(config)

@@ -16,7 +16,8 @@ from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
 from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSource
 from pyflink.java_gateway import get_gateway
 
-from .config import PipelineConfig, SourceConfig
+from .config import PipelineConfig, SecurityConfig, SourceConfig
+from .kafka_security import java_properties
 
 # Where a Kinesis source starts when it has no checkpoint to restore.
 _KINESIS_START = {"trim_horizon": "TRIM_HORIZON", "latest": "LATEST", "timestamp": "AT_TIMESTAMP"}
@@ -58,7 +59,7 @@ def watermark_strategy(s: SourceConfig) -> WatermarkStrategy:
     return WatermarkStrategy(strategy)
 
 
-def kafka_source(s: SourceConfig) -> KafkaSource:
+def kafka_source(s: SourceConfig, security: SecurityConfig) -> KafkaSource:
     if s.kafka_start == "timestamp":
         start = KafkaOffsetsInitializer.timestamp(s.start_timestamp_ms)
     else:
@@ -80,6 +81,7 @@ def kafka_source(s: SourceConfig) -> KafkaSource:
         # Kafka's consumer metrics (records-lag-max, …) under KafkaSourceReader.KafkaConsumer:
         # the backlog the lag alarm watches (default on; set so it stays on).
         .set_property("register.consumer.metrics", "true")
+        .set_properties(java_properties(security))  # TLS / SASL ([security])
     )
     if s.kafka_bounded:
         builder = builder.set_bounded(KafkaOffsetsInitializer.latest())
@@ -119,7 +121,7 @@ def raw_records(env: StreamExecutionEnvironment, cfg: PipelineConfig) -> DataStr
     streams = []
     if s.reads_kafka:
         streams.append(
-            env.from_source(kafka_source(s), watermarks, "transactions-kafka").uid(
+            env.from_source(kafka_source(s, cfg.security), watermarks, "transactions-kafka").uid(
                 "transactions-kafka"
             )
         )

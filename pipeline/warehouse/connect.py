@@ -68,14 +68,21 @@ def connect_redshift(cfg: WarehouseConfig, host: str | None = None, port: int | 
         user=cfg.user,
         password=password(cfg),
         timeout=cfg.connect_timeout_s,
-        # Redshift requires TLS; the driver's default is verify-ca.
-        ssl=cfg.host not in LOCAL_HOSTS,
+        **redshift_ssl_kwargs(cfg),
     )
     cur = conn.cursor()
     cur.execute(f"SET search_path TO {cfg.schema}, public")
     cur.execute("SET timezone TO 'UTC'")
     conn.commit()
     return conn
+
+
+def redshift_ssl_kwargs(cfg: WarehouseConfig) -> dict[str, Any]:
+    """TLS arguments of `redshift_connector.connect`: `warehouse.redshift_sslmode`, except
+    for a local host (the pgbouncer stand-in of the tests speaks no TLS)."""
+    if cfg.host in LOCAL_HOSTS or cfg.redshift_sslmode == "disable":
+        return {"ssl": False}
+    return {"ssl": True, "sslmode": cfg.redshift_sslmode}
 
 
 def transient_errors() -> tuple[type[BaseException], ...]:

@@ -14,20 +14,26 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from operators.event import EVENT_FIELDS, Transaction
 from operators.validate import (
+    AMOUNT_TOO_LARGE,
     BAD_AMOUNT,
     BAD_COUNTRY,
     BAD_ENUM,
     BAD_IP,
     BAD_TIMESTAMP,
+    CONTROL_CHARACTERS,
     DUPLICATE_CONFLICT,
     EMPTY_RECORD,
+    FIELD_TOO_LONG,
     MALFORMED_RECORD,
     MISSING_FIELD,
+    NOT_JSON_OBJECT,
     NOT_UTF8,
     OVERSIZE_RECORD,
     REASON_CODES,
     REQUIRED_FIELDS,
+    TIMESTAMP_IN_FUTURE,
     TIMESTAMP_OUT_OF_RANGE,
+    TOO_LATE_EVENT,
     UNKNOWN_ASSET,
     WRONG_TYPE,
     Rejection,
@@ -108,15 +114,15 @@ CSV_CASES = [
         for text in ("ten", "12.5.3", "1e", "abc", "0x1F")
     ],
     (WRONG_TYPE, "amount_usd-text", csv_record(amount_usd="lots")),
-    (WRONG_TYPE, "tx_id-bell", csv_record(tx_id="tx_\x07bell")),
-    (WRONG_TYPE, "wallet_id-escape", csv_record(wallet_id="w_\x1b[31m")),
-    (WRONG_TYPE, "asset-nul", csv_record(asset="ETH\x00")),
-    (WRONG_TYPE, "tx_type-zero-width", csv_record(tx_type="trade\u200b")),
-    (WRONG_TYPE, "counterparty-tab", csv_record(counterparty_wallet="0x\t1")),
-    (WRONG_TYPE, "device-del", csv_record(device_id="d_\x7f")),
-    (WRONG_TYPE, "tx_id-blank", csv_record(tx_id="   ")),
-    (WRONG_TYPE, "tx_id-129-chars", csv_record(tx_id="t" * 129)),
-    (WRONG_TYPE, "venue-129-chars", csv_record(venue="v" * 129)),
+    (CONTROL_CHARACTERS, "tx_id-bell", csv_record(tx_id="tx_\x07bell")),
+    (CONTROL_CHARACTERS, "wallet_id-escape", csv_record(wallet_id="w_\x1b[31m")),
+    (CONTROL_CHARACTERS, "asset-nul", csv_record(asset="ETH\x00")),
+    (CONTROL_CHARACTERS, "tx_type-zero-width", csv_record(tx_type="trade\u200b")),
+    (CONTROL_CHARACTERS, "counterparty-tab", csv_record(counterparty_wallet="0x\t1")),
+    (CONTROL_CHARACTERS, "device-del", csv_record(device_id="d_\x7f")),
+    (MISSING_FIELD, "tx_id-blank", csv_record(tx_id="   ")),
+    (FIELD_TOO_LONG, "tx_id-129-chars", csv_record(tx_id="t" * 129)),
+    (FIELD_TOO_LONG, "venue-129-chars", csv_record(venue="v" * 129)),
     *[
         (BAD_TIMESTAMP, f"event_time-{text}", csv_record(event_time=text))
         for text in (
@@ -138,13 +144,18 @@ CSV_CASES = [
     ],
     *[
         (TIMESTAMP_OUT_OF_RANGE, f"event_time-{text}", csv_record(event_time=text))
-        for text in ("2008-12-31T23:59:59.999Z", "2100-01-01T00:00:00Z", str(MAX_MS + 1), "0")
+        for text in ("2008-12-31T23:59:59.999Z", "0")
+    ],
+    *[
+        (TIMESTAMP_IN_FUTURE, f"event_time-{text}", csv_record(event_time=text))
+        for text in ("2100-01-01T00:00:00Z", str(MAX_MS + 1))
     ],
     *[(BAD_ENUM, f"tx_type-{t}", csv_record(tx_type=t)) for t in ("refund", "swap", "Trade")],
     *[
         (BAD_AMOUNT, f"amount-{text}", csv_record(amount=text))
-        for text in ("0", "-1", "-0.0", "NaN", "inf", "1e13")
+        for text in ("0", "-1", "-0.0", "NaN", "inf", "-inf")
     ],
+    (AMOUNT_TOO_LARGE, "amount-1e13", csv_record(amount="1e13")),
     (BAD_AMOUNT, "amount_usd-negative", csv_record(amount_usd="-0.01")),
     *[(UNKNOWN_ASSET, f"asset-{a}", csv_record(asset=a)) for a in ("PEPE", "FOO1", "eth")],
     *[
@@ -170,10 +181,10 @@ CSV_CASES = [
 _JSON_BASE = json_record()
 JSON_CASES = [
     (MALFORMED_RECORD, "truncated", _JSON_BASE[:-10]),
-    (MALFORMED_RECORD, "array", "[1, 2]"),
-    (MALFORMED_RECORD, "string", '"tx"'),
-    (MALFORMED_RECORD, "number", "42"),
-    (MALFORMED_RECORD, "null", "null"),
+    (NOT_JSON_OBJECT, "array", "[1, 2]"),
+    (NOT_JSON_OBJECT, "string", '"tx"'),
+    (NOT_JSON_OBJECT, "number", "42"),
+    (NOT_JSON_OBJECT, "null", "null"),
     (MALFORMED_RECORD, "NaN-literal", json_record(amount=float("nan"))),
     (MALFORMED_RECORD, "Infinity-literal", json_record(amount_usd=float("inf"))),
     (MALFORMED_RECORD, "trailing-garbage", _JSON_BASE + " x"),
@@ -192,7 +203,7 @@ JSON_CASES = [
     (WRONG_TYPE, "amount_usd-bool", json_record(amount_usd=False)),
     (WRONG_TYPE, "tx_id-number", json_record(tx_id=42)),
     (WRONG_TYPE, "wallet_id-object", json_record(wallet_id={"id": "w_000000"})),
-    (WRONG_TYPE, "wallet_id-empty", json_record(wallet_id="")),
+    (MISSING_FIELD, "wallet_id-empty", json_record(wallet_id="")),
     (WRONG_TYPE, "asset-array", json_record(asset=["ETH"])),
     (WRONG_TYPE, "tx_type-number", json_record(tx_type=1)),
     (WRONG_TYPE, "counterparty-object", json_record(counterparty_wallet={"address": "0x1"})),
@@ -200,11 +211,11 @@ JSON_CASES = [
     (WRONG_TYPE, "ip-number", json_record(ip=620_954_890)),
     (WRONG_TYPE, "country-array", json_record(country=["DE"])),
     (WRONG_TYPE, "device_id-bool", json_record(device_id=True)),
-    (WRONG_TYPE, "tx_id-newline", json_record(tx_id="tx\n1")),
-    (WRONG_TYPE, "wallet_id-nul", json_record(wallet_id="w_\x00")),
-    (WRONG_TYPE, "chain-line-separator", json_record(chain="ethereum\u2028")),
-    (WRONG_TYPE, "tx_id-blank", json_record(tx_id=" ")),
-    (WRONG_TYPE, "wallet_id-129-chars", json_record(wallet_id="w" * 129)),
+    (CONTROL_CHARACTERS, "tx_id-newline", json_record(tx_id="tx\n1")),
+    (CONTROL_CHARACTERS, "wallet_id-nul", json_record(wallet_id="w_\x00")),
+    (CONTROL_CHARACTERS, "chain-line-separator", json_record(chain="ethereum\u2028")),
+    (MISSING_FIELD, "tx_id-blank", json_record(tx_id=" ")),
+    (FIELD_TOO_LONG, "wallet_id-129-chars", json_record(wallet_id="w" * 129)),
     (BAD_TIMESTAMP, "event_time-bool", json_record(event_time=True)),
     (BAD_TIMESTAMP, "event_time-digit-string", json_record(event_time=str(RAW_EVENT_MS))),
     (BAD_TIMESTAMP, "event_time-fraction-ms", json_record(event_time=RAW_EVENT_MS + 0.5)),
@@ -223,16 +234,16 @@ JSON_CASES = [
     (TIMESTAMP_OUT_OF_RANGE, "event_time-negative", json_record(event_time=-1)),
     (TIMESTAMP_OUT_OF_RANGE, "event_time-zero", json_record(event_time=0)),
     (TIMESTAMP_OUT_OF_RANGE, "event_time-before-2009", json_record(event_time=MIN_MS - 1)),
-    (TIMESTAMP_OUT_OF_RANGE, "event_time-future", json_record(event_time=MAX_MS + 1)),
-    (TIMESTAMP_OUT_OF_RANGE, "event_time-2100", json_record(event_time="2100-01-01T00:00:00Z")),
-    (TIMESTAMP_OUT_OF_RANGE, "event_time-huge", json_record(event_time=1e20)),
+    (TIMESTAMP_IN_FUTURE, "event_time-future", json_record(event_time=MAX_MS + 1)),
+    (TIMESTAMP_IN_FUTURE, "event_time-2100", json_record(event_time="2100-01-01T00:00:00Z")),
+    (TIMESTAMP_IN_FUTURE, "event_time-huge", json_record(event_time=1e20)),
     (BAD_ENUM, "tx_type-refund", json_record(tx_type="refund")),
     (BAD_ENUM, "tx_type-upper", json_record(tx_type="TRANSFER")),
     (BAD_AMOUNT, "amount-zero", json_record(amount=0)),
     (BAD_AMOUNT, "amount-negative", json_record(amount=-1)),
-    (BAD_AMOUNT, "amount-above-max", json_record(amount=1e13)),
+    (AMOUNT_TOO_LARGE, "amount-above-max", json_record(amount=1e13)),
     (BAD_AMOUNT, "amount_usd-negative", json_record(amount_usd=-0.01)),
-    (BAD_AMOUNT, "amount_usd-above-max", json_record(amount_usd=1e13)),
+    (AMOUNT_TOO_LARGE, "amount_usd-above-max", json_record(amount_usd=1e13)),
     (UNKNOWN_ASSET, "asset-PEPE", json_record(asset="PEPE")),
     (UNKNOWN_ASSET, "asset-lowercase", json_record(asset="eth")),
     (BAD_IP, "ip-300", json_record(ip="300.12.4.1")),
@@ -265,8 +276,11 @@ def test_crafted_json_record_gets_its_dlq_reason(raw, reason):
 def test_every_record_level_reason_code_is_produced_in_both_formats(fmt):
     produced = {outcome(raw, fmt) for _, _, raw in CASES[fmt]}
 
-    # duplicate_conflict needs state (operators/wallet_risk.py), not one record
-    assert produced - {"accepted"} == set(REASON_CODES) - {DUPLICATE_CONFLICT}
+    # duplicate_conflict and too_late need state (operators/wallet_risk.py), not one record;
+    # CSV has no JSON values that could be something other than an object
+    stateful = {DUPLICATE_CONFLICT, TOO_LATE_EVENT}
+    json_only = {NOT_JSON_OBJECT} if fmt == "csv" else set()
+    assert produced - {"accepted"} == set(REASON_CODES) - stateful - json_only
 
 
 def test_dlq_contract_lists_exactly_the_reason_codes():
@@ -459,7 +473,7 @@ def test_event_time_bounds_are_inclusive(fmt):
     assert at(MIN_MS) == "accepted"
     assert at(MIN_MS - 1) == TIMESTAMP_OUT_OF_RANGE
     assert at(MAX_MS) == "accepted"
-    assert at(MAX_MS + 1) == TIMESTAMP_OUT_OF_RANGE
+    assert at(MAX_MS + 1) == TIMESTAMP_IN_FUTURE
 
 
 def test_min_event_time_is_the_bitcoin_genesis_day():
@@ -509,8 +523,8 @@ def test_oversize_is_checked_before_parsing(fmt):
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("field", ["tx_id", "wallet_id", "counterparty_wallet", "device_id"])
 @pytest.mark.parametrize("char", ["\x00", "\x08", "\x1b", "\x85", "\u200b", "\u2029", "\ue000"])
-def test_non_printable_characters_in_ids_are_wrong_type(fmt, field, char):
-    assert outcome(record(fmt, **{field: f"id{char}x"}), fmt) == WRONG_TYPE
+def test_non_printable_characters_in_ids_are_control_characters(fmt, field, char):
+    assert outcome(record(fmt, **{field: f"id{char}x"}), fmt) == CONTROL_CHARACTERS
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -521,7 +535,7 @@ def test_printable_unicode_ids_are_accepted(fmt):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_ids_may_be_128_characters_but_not_129(fmt):
     assert outcome(record(fmt, tx_id="t" * 128), fmt) == "accepted"
-    assert outcome(record(fmt, tx_id="t" * 129), fmt) == WRONG_TYPE
+    assert outcome(record(fmt, tx_id="t" * 129), fmt) == FIELD_TOO_LONG
 
 
 def test_undecodable_bytes_win_over_every_other_defect():
@@ -546,17 +560,23 @@ def test_the_first_failing_check_gives_the_reason():
 # ---------------------------------------------------------------- agreement with the contract
 
 # Reasons the schema cannot see: reference data, the clock, raw bytes and size.
-SCHEMA_BLIND = {UNKNOWN_ASSET, TIMESTAMP_OUT_OF_RANGE, OVERSIZE_RECORD, NOT_UTF8}
+SCHEMA_BLIND = {
+    UNKNOWN_ASSET,
+    TIMESTAMP_OUT_OF_RANGE,
+    TIMESTAMP_IN_FUTURE,
+    OVERSIZE_RECORD,
+    NOT_UTF8,
+}
 # Where the validator is deliberately stricter than the schema (ids are 1-128 printable,
 # non-blank characters; amounts have the configured maximum): (label, record, reason).
 STRICTER_THAN_SCHEMA = [
-    ("tx_id-blank", json_record(tx_id=" "), WRONG_TYPE),
-    ("tx_id-newline", json_record(tx_id="tx\n1"), WRONG_TYPE),
-    ("wallet_id-nul", json_record(wallet_id="w_\x00"), WRONG_TYPE),
-    ("chain-line-separator", json_record(chain="ethereum\u2028"), WRONG_TYPE),
-    ("wallet_id-129-chars", json_record(wallet_id="w" * 129), WRONG_TYPE),
-    ("amount-above-max", json_record(amount=1e13), BAD_AMOUNT),
-    ("amount_usd-above-max", json_record(amount_usd=1e13), BAD_AMOUNT),
+    ("tx_id-blank", json_record(tx_id=" "), MISSING_FIELD),
+    ("tx_id-newline", json_record(tx_id="tx\n1"), CONTROL_CHARACTERS),
+    ("wallet_id-nul", json_record(wallet_id="w_\x00"), CONTROL_CHARACTERS),
+    ("chain-line-separator", json_record(chain="ethereum\u2028"), CONTROL_CHARACTERS),
+    ("wallet_id-129-chars", json_record(wallet_id="w" * 129), FIELD_TOO_LONG),
+    ("amount-above-max", json_record(amount=1e13), AMOUNT_TOO_LARGE),
+    ("amount_usd-above-max", json_record(amount_usd=1e13), AMOUNT_TOO_LARGE),
 ]
 _STRICTER_RAWS = {raw for _, raw, _ in STRICTER_THAN_SCHEMA}
 
@@ -651,7 +671,7 @@ def test_validator_is_stricter_than_the_contract_only_where_documented(raw, reas
     [
         pytest.param(raw, id=f"{reason}-{label}")
         for reason, label, raw in JSON_CASES
-        if reason in (UNKNOWN_ASSET, TIMESTAMP_OUT_OF_RANGE)
+        if reason in (UNKNOWN_ASSET, TIMESTAMP_OUT_OF_RANGE, TIMESTAMP_IN_FUTURE)
         and label not in ("event_time-negative", "asset-lowercase")
     ],
 )

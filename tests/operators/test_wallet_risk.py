@@ -10,7 +10,13 @@ import pytest
 from datasets.generator import SAMPLE_TRANSACTIONS
 from models.features import N_FEATURES
 from operators.event import DIRECTION_IN, DIRECTION_OUT
-from operators.validate import BAD_AMOUNT, DUPLICATE_CONFLICT, MISSING_FIELD, Rejection
+from operators.validate import (
+    BAD_AMOUNT,
+    DUPLICATE_CONFLICT,
+    MISSING_FIELD,
+    TOO_LATE_EVENT,
+    Rejection,
+)
 from operators.wallet_risk import Duplicate, Scored, new_wallet_state
 from pipeline.offline import iter_records, record_keys
 from tests.factories import RAW_EVENT_MS, components, record
@@ -249,3 +255,80 @@ def test_in_the_sample_every_mirrored_copy_gives_no_output_yet_reaches_the_recei
     assert set(mirrored_outcomes) == {None}
     assert inbound_views > 0
     assert None not in own_outcomes
+
+
+# ---------------------------------------------------------------- late and out-of-order data
+
+LATENESS_MS = components().cfg.validation.allowed_lateness_ms
+
+
+def _deposits(n: int, step_ms: int = 10 * MINUTE) -> list[str]:
+    """`n` deposits just under the structuring threshold, `step_ms` apart (event time)."""
+    return [
+        record(
+            "jsonl",
+            tx_id=f"tx_late_{i}",
+            event_time=RAW_EVENT_MS + i * step_ms,
+            tx_type="deposit",
+            asset="USDT",
+            amount=9_500.0,
+            counterparty_wallet="0x2222222222222222222222222222222222222222",
+        )
+        for i in range(n)
+    ]
+
+
+def _rule_ids(outcomes) -> list[str]:
+    return sorted(h.rule_id for o in outcomes if isinstance(o, Scored) for h in o.hits)
+
+
+def test_out_of_order_events_within_the_lateness_are_processed_with_the_same_alerts():
+    in_order = _deposits(3)
+    shuffled = [in_order[2], in_order[0], in_order[1]]
+
+    wallet_a, wallet_b = Wallet("jsonl"), Wallet("jsonl")
+    got_in_order = [wallet_a.process(r) for r in in_order]
+    got_shuffled = [wallet_b.process(r) for r in shuffled]
+
+    assert all(isinstance(o, Scored) for o in got_in_order + got_shuffled)
+    assert _rule_ids(got_in_order) == _rule_ids(got_shuffled) == ["structuring"]
+
+
+def test_a_new_event_later_than_the_allowed_lateness_goes_to_the_dlq_as_too_late():
+    wallet = Wallet("jsonl")
+    newest = RAW_EVENT_MS + 2 * LATENESS_MS
+    assert isinstance(wallet.process(record("jsonl", tx_id="tx_new", event_time=newest)), Scored)
+
+    at_limit = wallet.process(record("jsonl", tx_id="tx_ok", event_time=newest - LATENESS_MS))
+    too_late = wallet.process(record("jsonl", tx_id="tx_late", event_time=newest - LATENESS_MS - 1))
+
+    assert isinstance(at_limit, Scored)
+    assert isinstance(too_late, Rejection) and too_late.reason == TOO_LATE_EVENT
+    assert "tx_late" not in wallet.state["dedupe"]["ids"]  # not remembered: a resend is late too
+
+
+def test_an_exact_resend_of_an_old_event_is_a_duplicate_not_too_late():
+    wallet = Wallet("jsonl")
+    old = record("jsonl", tx_id="tx_old", event_time=RAW_EVENT_MS)
+    wallet.process(old)
+    wallet.process(record("jsonl", tx_id="tx_newer", event_time=RAW_EVENT_MS + 2 * LATENESS_MS))
+
+    assert isinstance(wallet.process(old), Duplicate)
+
+
+def test_a_too_late_mirrored_copy_is_ignored():
+    wallet = Wallet("jsonl")
+    wallet.process(record("jsonl", tx_id="tx_recv_new", event_time=RAW_EVENT_MS + 2 * LATENESS_MS))
+    late = transfer("jsonl", tx_id="tx_in_late", wallet_id=SENDER, counterparty_wallet=RECEIVER)
+
+    assert wallet.process(late, mirrored=True) is None
+    assert "in:tx_in_late" not in wallet.state["dedupe"]["ids"]
+
+
+def test_allowed_lateness_may_not_exceed_the_dedupe_window():
+    from pipeline.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="allowed_lateness_ms"):
+        load_config({"validation.allowed_lateness_ms": 86_400_001}, environ={})
+    with pytest.raises(ConfigError, match="allowed_lateness_ms"):
+        load_config({"validation.allowed_lateness_ms": -1}, environ={})
