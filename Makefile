@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@bash scripts/setup-system.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,train]'
+	$(PY) -m pip install --quiet -e '.[dev,train,msk]'
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create the virtualenv, install pinned packages, build the connector jars
