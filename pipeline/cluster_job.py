@@ -21,13 +21,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from .config import load_config
     from .run import JOB_NAME, build_job
-    from .sinks import output_paths
+    from .sinks import lake_layout, output_paths
 
     cfg = load_config(dict(kv.split("=", 1) for kv in args.set))
     paths = output_paths(cfg)
     if paths.root.exists():
         shutil.rmtree(paths.root)
-    env = build_job(cfg, paths)
+    env = build_job(cfg, lake_layout(cfg))
     client = env.execute_async(JOB_NAME)
     print(f"submitted job {client.get_job_id()}", flush=True)
     return 0

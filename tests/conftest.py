@@ -22,3 +22,11 @@ def local_stack() -> str:
     yield stack.KAFKA_BOOTSTRAP
     if not was_up:
         stack.down(verbose=False)
+
+
+@pytest.fixture(autouse=True)
+def _pyflink_gateway_allowed(monkeypatch):
+    """A PyFlink job run inside the pytest process in loopback mode (process-mode Python
+    UDFs) sets PYFLINK_GATEWAY_DISABLED in this process; every job started after it, in a
+    subprocess that inherits the environment, would then refuse to start its JVM."""
+    monkeypatch.delenv("PYFLINK_GATEWAY_DISABLED", raising=False)
