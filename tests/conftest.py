@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -24,9 +26,15 @@ def local_stack() -> str:
         stack.down(verbose=False)
 
 
-@pytest.fixture(autouse=True)
-def _pyflink_gateway_allowed(monkeypatch):
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef, request):
     """A PyFlink job run inside the pytest process in loopback mode (process-mode Python
     UDFs) sets PYFLINK_GATEWAY_DISABLED in this process; every job started after it, in a
-    subprocess that inherits the environment, would then refuse to start its JVM."""
-    monkeypatch.delenv("PYFLINK_GATEWAY_DISABLED", raising=False)
+    subprocess that inherits the environment, would then refuse to start its JVM. Cleared
+    before every fixture (module-scoped ones start jobs too) and every test."""
+    os.environ.pop("PYFLINK_GATEWAY_DISABLED", None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item):
+    os.environ.pop("PYFLINK_GATEWAY_DISABLED", None)

@@ -5,6 +5,7 @@ metrics and Kafka's consumer lag; `down` leaves no process or port behind."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -29,8 +30,18 @@ def _produce(bootstrap: str, topic: str, events: int) -> None:
     admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])[topic].result(30)
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
     for line in generated_lines(events, seed=5):
-        producer.produce(topic, value=line.encode())
+        # Keyed by wallet like the project's producer, so each wallet's events stay in order
+        # (unkeyed, they interleave across partitions and arrive later than the lateness).
+        producer.produce(topic, key=_wallet_of(line), value=line.encode())
     assert producer.flush(30) == 0
+
+
+def _wallet_of(line: str) -> bytes | None:
+    try:
+        wallet = json.loads(line).get("wallet_id")
+    except (ValueError, AttributeError):
+        return None
+    return wallet.encode() if isinstance(wallet, str) else None
 
 
 def _until(check, timeout_s: float, what: str):
