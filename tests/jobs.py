@@ -28,17 +28,24 @@ def _job_command(out: Path, source: Path, parallelism: int, overrides: dict) -> 
     return args
 
 
-def run_job(out: Path, source: Path, parallelism: int, **overrides: str) -> OutputPaths:
-    """Run the job on `source` with config `overrides`; a failure fails the test with its log."""
+def run_checked(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run a command of the project (e.g. `python -m pipeline …`) from its root, as a user
+    would; a failure fails the test with the tail of its output. `env` adds variables."""
     proc = subprocess.run(
-        _job_command(out, source, parallelism, overrides),
+        args,
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        env={**os.environ, **(env or {}), "PYTHONPATH": str(PROJECT_ROOT)},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    return proc
+
+
+def run_job(out: Path, source: Path, parallelism: int, **overrides: str) -> OutputPaths:
+    """Run the job on `source` with config `overrides`; a failure fails the test with its log."""
+    run_checked(_job_command(out, source, parallelism, overrides))
     return OutputPaths(out / "lake")
 
 

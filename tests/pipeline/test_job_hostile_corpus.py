@@ -10,8 +10,6 @@ is started with secrets in its environment; none of them may appear in anything 
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -19,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from datasets.hostile_corpus import CORPUS, SQL_INJECTION, read_manifest
-from pipeline.config import PROJECT_ROOT
 from pipeline.sinks import OutputPaths
 from pipeline.summary import read_json_lines, read_processed
+from tests.jobs import run_checked
 from tests.warehouse.conftest import sql, warehouse  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.minicluster
@@ -55,15 +53,7 @@ def corpus_run(tmp_path_factory):
     args = [sys.executable, "-m", "pipeline", "run"]
     for key, value in settings.items():
         args += ["--set", f"{key}={value}"]
-    proc = subprocess.run(
-        args,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **SECRETS, "PYTHONPATH": str(PROJECT_ROOT)},
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    proc = run_checked(args, env=SECRETS)
     return out, OutputPaths(out / "lake"), proc
 
 

@@ -4,15 +4,14 @@ stream and land in the same exactly-once JSON-lines sink."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 
 import pytest
 
 from pipeline.config import PROJECT_ROOT
 from pipeline.summary import read_json_lines
+from tests.jobs import run_checked
 from tests.rules.crafted import blocklist, write_csv
 from tests.rules.hook_job import PYTHON_ALERT
 
@@ -25,15 +24,9 @@ def test_sql_alerts_join_the_python_alerts_in_the_alerts_sink(tmp_path):
     shutil.copy(PROJECT_ROOT / "sql" / "rules" / "blocklist_sql.sql", rules)
     case = blocklist()
     events = write_csv([case], tmp_path / "events.csv")
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.rules.hook_job", str(events), str(rules), str(tmp_path)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    run_checked(
+        [sys.executable, "-m", "tests.rules.hook_job", str(events), str(rules), str(tmp_path)]
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     alerts = read_json_lines(tmp_path / "alerts")
     assert json.loads(PYTHON_ALERT) in alerts
     sql = [a for a in alerts if a.get("rule_ids") == ["blocklist_sql"]]

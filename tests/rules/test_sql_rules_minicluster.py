@@ -6,9 +6,7 @@ test` (a fresh JVM, as a user runs it) once per input, every rule in one job."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 
 from pipeline.config import PROJECT_ROOT
 from tests.factories import components, sample_replay
+from tests.jobs import run_checked
 from tests.rules.crafted import all_cases, write_csv
 
 pytestmark = pytest.mark.minicluster
@@ -44,15 +43,7 @@ def run_rules(rules: Path, events: Path, out: Path) -> list[dict]:
         "flink.checkpoint_dir": out / "checkpoints",
     }.items():
         args += ["--set", f"{key}={value}"]
-    proc = subprocess.run(
-        args,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    run_checked(args)
     return [json.loads(line) for line in alerts_file.read_text().splitlines()]
 
 
