@@ -23,7 +23,8 @@ setup: $(STAMP) ## create the virtualenv, install pinned packages, build the con
 run: setup ## run the fraud job on the bundled sample (local minicluster) and print the summary
 	$(PY) -m pipeline run
 
-test: setup ## run the whole test suite (unit, minicluster job tests)
+test: setup ## run the whole test suite (JUnit of the repo's Java, then every pytest test)
+	mvn -q -f pom.xml test
 	$(PY) -m pytest
 
 test-fast: $(STAMP) ## only the pure-Python tests (no JVM, no servers)
@@ -64,7 +65,7 @@ clean: ## remove outputs and build artefacts (keeps the virtualenv)
 demo-stack: setup ## the full pipeline on the local stack: both producers + the job on kafka+kinesis (DURATION=s, default until Ctrl-C)
 	$(PY) -m pipeline.demo --seconds $${DURATION:-0} $(ARGS)
 
-test-java: ## JUnit tests of the repo's own Java (Kinesis source, event-time assigner)
+test-java: ## only the JUnit tests of the repo's own Java (Kinesis source, shard batcher, watermarks)
 	mvn -q -f pom.xml test
 
 produce: $(STAMP) ## send transactions to the local stack (SINK=kafka|kinesis, ARGS="--events N --rate R")

@@ -3,7 +3,8 @@
 What a rule (`sql/rules/*.sql`, see `pipeline/rule_files.py`) can read:
 - `enriched_events` — the processed stream (`pipeline/schemas.PROCESSED_COLUMNS`: one row
   per valid, new transaction, enriched and scored) plus `event_time` TIMESTAMP_LTZ(3), the
-  event-time attribute, with a watermark `[rules].watermark_out_of_orderness_ms` behind;
+  event-time attribute, with the source's watermark held back a further
+  `[rules].watermark_out_of_orderness_ms`;
 - `wallet_events` — each wallet's view of those transactions: the own view of every row and,
   for internal transfers, the receiver's mirrored inbound view (as the Python detectors see
   them). Extra columns: `view_wallet`, `direction` (in | out | trade), `mirrored`, `peer`
@@ -88,17 +89,41 @@ def events_table(
     """The processed stream as a Table with the event-time attribute and watermark.
 
     `processed` has the columns of `PROCESSED_COLUMNS` (the job's processed rows, before
-    the partition columns are added; extra columns are ignored).
+    the partition columns are added; extra columns are ignored). The watermark is the
+    source's (`SOURCE_WATERMARK()`), held back `[rules].watermark_out_of_orderness_ms` more:
+    a watermark derived from these rows would run ahead of the rows still to come, because
+    the keyed Python operator emits them grouped by state shard, not in source order (the
+    shard batcher emits everything it holds before it forwards a watermark). A stream with
+    no watermarks upstream (`rules test`'s collection) gets only the end-of-input one, so
+    every row counts.
     """
+    from pyflink.java_gateway import get_gateway
+
     stream = processed if isinstance(processed, DataStream) else t_env.to_data_stream(processed)
-    lateness_ms = cfg.rules.watermark_out_of_orderness_ms
+    # The rules start a task chain of their own. Chained behind the keyed Python function,
+    # their thread-mode Python UDF operators share its task thread, and pemja gives each
+    # embedded operator its own Python thread state on that thread. The first one becomes
+    # the thread's PyGILState state, so when onnxruntime's pybind11 module (imported by the
+    # keyed function) calls PyGILState_Ensure it waits for a GIL its own thread holds under
+    # another state: the task hangs at start-up (gdb: take_gil inside
+    # PyInit_onnxruntime_pybind11_state). `rescale` at equal parallelism is a 1:1 channel
+    # (order kept) that Flink never chains across.
+    j_stream = stream.rescale()._j_data_stream
+    delay = get_gateway().jvm.io.fraudpipeline.time.WatermarkDelay(
+        cfg.rules.watermark_out_of_orderness_ms
+    )
+    delayed = DataStream(
+        j_stream.transform("rules-watermark-delay", j_stream.getType(), delay).uid(
+            "rules-watermark-delay"
+        )
+    )
     schema = (
         Schema.new_builder()
         .column_by_expression("event_time", "TO_TIMESTAMP_LTZ(event_time_ms, 3)")
-        .watermark("event_time", f"event_time - INTERVAL '{lateness_ms / 1000:.3f}' SECOND")
+        .watermark("event_time", "SOURCE_WATERMARK()")
         .build()
     )
-    return t_env.from_data_stream(stream, schema)
+    return t_env.from_data_stream(delayed, schema)
 
 
 def register_views(t_env: StreamTableEnvironment, events: Table, cfg: PipelineConfig) -> None:

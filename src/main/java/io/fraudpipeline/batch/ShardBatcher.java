@@ -4,6 +4,7 @@ import org.apache.flink.api.common.operators.ProcessingTimeService.ProcessingTim
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.BoundedOneInput;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
+import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.types.Row;
 
@@ -24,7 +25,9 @@ import java.util.List;
  * buffered record has waited {@code maxDelayMs} (processing time), before every checkpoint
  * barrier ({@link #prepareSnapshotPreBarrier}) and at the end of bounded input. Flushing at
  * the barrier means no record is ever buffered across a checkpoint, so the operator needs
- * no state of its own and exactly-once holds unchanged.
+ * no state of its own and exactly-once holds unchanged. Buffered records are also emitted
+ * before a watermark is forwarded, so no record falls behind a watermark that passed it
+ * (event-time operators downstream, such as the SQL rules, would drop it as late).
  *
  * <p>Before every barrier each shard also gets a batch with {@code sync = true} (empty when
  * the shard had nothing buffered): the downstream Python function keeps changed wallet
@@ -98,11 +101,13 @@ public class ShardBatcher extends AbstractStreamOperator<Row>
     @Override
     public void onProcessingTime(long time) throws Exception {
         timerPending = false;
-        for (int shard = 0; shard < shards; shard++) {
-            if (!keys[shard].isEmpty()) {
-                emit(shard, false);
-            }
-        }
+        emitBuffered();
+    }
+
+    @Override
+    public void processWatermark(Watermark mark) throws Exception {
+        emitBuffered();
+        super.processWatermark(mark);
     }
 
     @Override
@@ -113,6 +118,18 @@ public class ShardBatcher extends AbstractStreamOperator<Row>
     @Override
     public void endInput() throws Exception {
         syncAll();
+    }
+
+    /** Every shard's buffered records, as ordinary (non-sync) batches. */
+    private void emitBuffered() {
+        if (buffered == 0) {
+            return;
+        }
+        for (int shard = 0; shard < shards; shard++) {
+            if (!keys[shard].isEmpty()) {
+                emit(shard, false);
+            }
+        }
     }
 
     /** Every shard's buffered records, and a sync for every shard, buffered or not. */
