@@ -99,9 +99,16 @@ def create_environments(
 ) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
     """A streaming environment with exactly-once checkpoints, and its table environment.
 
+    `jars`: the value of `pipeline.jars`; by default the project's connector jar (built if
+    missing or stale), which holds the repo's own operators (shard batcher, watermarks).
     Must run before the JVM starts (first PyFlink call in the process), because the
     workers inherit PYTHONPATH from it.
     """
+    if jars is None:
+        from .jars import ensure_jars, pipeline_jars
+
+        ensure_jars()
+        jars = pipeline_jars()
     os.environ["PYTHONPATH"] = python_path()
     if cfg.metrics.prometheus_ports:
         # The MiniCluster finds metric reporters only on the JVM's classpath; PyFlink's
