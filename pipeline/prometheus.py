@@ -44,7 +44,6 @@ _INSTANCE_LABELS = frozenset(
 BACKLOG_METRICS = (
     "flink_taskmanager_job_task_operator_KafkaSourceReader_KafkaConsumer_records_lag_max",
     "flink_taskmanager_job_task_operator_pendingRecords",
-    "flink_taskmanager_job_task_operator_millisBehindLatest",
 )
 
 

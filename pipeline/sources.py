@@ -88,8 +88,12 @@ def kafka_source(s: SourceConfig, security: SecurityConfig) -> KafkaSource:
     return builder.build()
 
 
-def kinesis_source(s: SourceConfig) -> Source:
-    """The Kinesis stream as a FLIP-27 source: split = shard, checkpoint = sequence numbers."""
+def kinesis_source(s: SourceConfig, metric_group: str = "kinesisanalytics") -> Source:
+    """The Kinesis stream as a FLIP-27 source: split = shard, checkpoint = sequence numbers.
+
+    Each shard's MillisBehindLatest (from every GetRecords response) is a gauge
+    `<metric_group>.shard_id.<shard>.millisBehindLatest` of the source operator.
+    """
     jvm = get_gateway().jvm
     builder = (
         jvm.io.fraudpipeline.kinesis.KinesisStreamsSource.builder()
@@ -100,9 +104,11 @@ def kinesis_source(s: SourceConfig) -> Source:
         .startTimestampMs(s.start_timestamp_ms)
         .bounded(s.kinesis_bounded)
         .pollIntervalMs(s.kinesis_poll_interval_ms)
+        .maxRecordsPerPoll(s.kinesis_max_records_per_poll)
         .shardDiscoveryIntervalMs(s.kinesis_shard_discovery_interval_ms)
         # JSON instead of CBOR: moto and kinesalite only speak JSON, and AWS accepts both.
         .cborEnabled(False)
+        .metricGroup(metric_group)
     )
     return Source(builder.build())
 
@@ -127,9 +133,9 @@ def raw_records(env: StreamExecutionEnvironment, cfg: PipelineConfig) -> DataStr
         )
     if s.reads_kinesis:
         streams.append(
-            env.from_source(kinesis_source(s), watermarks, "transactions-kinesis").uid(
-                "transactions-kinesis"
-            )
+            env.from_source(
+                kinesis_source(s, cfg.metrics.group), watermarks, "transactions-kinesis"
+            ).uid("transactions-kinesis")
         )
     # A union keeps each source's per-partition / per-shard order; records of one wallet
     # arriving on both sources interleave in arrival order, as they would on any broker.

@@ -92,6 +92,7 @@ public final class KinesisStreamsSource
         private long pollIntervalMs = 200L;
         private int maxRecordsPerPoll = 10_000;
         private boolean cborEnabled = true;
+        private String metricGroup = "kinesisanalytics";
 
         public Builder stream(String stream) {
             this.stream = stream;
@@ -147,6 +148,12 @@ public final class KinesisStreamsSource
             return this;
         }
 
+        /** The group of the per-shard millisBehindLatest gauges (default kinesisanalytics). */
+        public Builder metricGroup(String group) {
+            this.metricGroup = group;
+            return this;
+        }
+
         public KinesisStreamsSource build() {
             return new KinesisStreamsSource(
                     new KinesisSourceConfig(
@@ -159,7 +166,8 @@ public final class KinesisStreamsSource
                             shardDiscoveryIntervalMs,
                             pollIntervalMs,
                             maxRecordsPerPoll,
-                            cborEnabled));
+                            cborEnabled,
+                            metricGroup));
         }
     }
 }
