@@ -101,7 +101,7 @@ class WalletRiskFunction(KeyedProcessFunction):
         self._sweep_at: dict[int, int] = {}  # shard -> its registered sweep timer
         m = cfg.metrics
         self._metrics = PipelineMetrics.from_runtime_context(
-            runtime_context, m.group, m.flush_interval_ms
+            runtime_context, m.group, m.flush_interval_ms, m.enabled
         )
         # The cached wallet states are many long-lived containers; default GC thresholds
         # rescan them every few thousand allocations (measured: ~12% of the job's time).
