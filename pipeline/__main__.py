@@ -60,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     dash.add_argument("--out", default="out/dashboard.html")
     dash.add_argument("--samples", help="recorded metrics (default metrics.samples_file)")
     dash.add_argument("--run", help="the run's lake folder (default sink.output_dir)")
+    dash.add_argument(
+        "--no-warehouse",
+        action="store_true",
+        help="draw alerts, scores and wallets from the lake files, not the warehouse",
+    )
     dash.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
 
@@ -110,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg.resolve(args.out),
             Path(args.samples) if args.samples else None,
             Path(args.run) if args.run else None,
+            not args.no_warehouse,
         )
     if args.command == "run":
         from .run import main as run_main

@@ -33,15 +33,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .config import AlarmsConfig, PipelineConfig, load_config
-from .prometheus import find_endpoints, labelled, metric, scrape_all, summarize
+from .prometheus import (
+    KINESIS_LAG_METRIC,
+    KINESIS_SHARD_LABEL,
+    find_endpoints,
+    kinesis_lag_by_shard,
+    labelled,
+    metric,
+    scrape_all,
+    summarize,
+)
 
 ALARMS = ("ingestion-stall", "consumer-lag", "kinesis-lag", "error-rate", "alert-spike")
 
 #: The Kafka source's backlog in records, as `prometheus.summarize` keys it.
 KAFKA_LAG_KEYS = ("KafkaSourceReader_KafkaConsumer_records_lag_max", "pendingRecords")
-#: The Kinesis source's per-shard gauge (in the pipeline's metric group, label `shard_id`).
-KINESIS_LAG_METRIC = "millisBehindLatest"
-KINESIS_SHARD_LABEL = "shard_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +80,6 @@ def observe(summary: dict[str, float], group: str, ts_ms: int) -> Observation:
         max(shards.values()) if shards else None,
     )
 
-
-def kinesis_lag_by_shard(summary: dict[str, float], group: str) -> dict[str, float]:
-    """The Kinesis source's millisBehindLatest per shard, from a `summarize` result."""
-    return labelled(summary, group, KINESIS_LAG_METRIC, KINESIS_SHARD_LABEL)
 
 
 @dataclass(frozen=True, slots=True)

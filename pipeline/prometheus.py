@@ -120,6 +120,17 @@ def labelled(summary: dict[str, float], group: str, name: str, label: str) -> di
     return out
 
 
+#: The Kinesis source's per-shard backlog gauge (`ShardLagGauges.java`), in the pipeline's
+#: metric group with the key/value group `shard_id`.
+KINESIS_LAG_METRIC = "millisBehindLatest"
+KINESIS_SHARD_LABEL = "shard_id"
+
+
+def kinesis_lag_by_shard(summary: dict[str, float], group: str) -> dict[str, float]:
+    """The Kinesis source's millisBehindLatest per shard, from a `summarize` result."""
+    return labelled(summary, group, KINESIS_LAG_METRIC, KINESIS_SHARD_LABEL)
+
+
 def default_url(ports: str) -> str:
     """The scrape URL of the first port of a Flink port range."""
     first = ports.split(",")[0].split("-")[0].strip()

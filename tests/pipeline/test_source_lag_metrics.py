@@ -11,9 +11,9 @@ import uuid
 import pytest
 
 from pipeline import stack
-from pipeline.alarms import Evaluator, kinesis_lag_by_shard, observe
+from pipeline.alarms import Evaluator, observe
 from pipeline.config import load_config
-from pipeline.prometheus import find_endpoints, scrape_all, summarize
+from pipeline.prometheus import find_endpoints, kinesis_lag_by_shard, scrape_all, summarize
 from tests.jobs import kill_job, start_job
 from tests.pipeline.test_job_kafka import produce
 from tests.pipeline.test_job_kafka_kinesis import fresh_stream as fresh_stream  # the fixture
