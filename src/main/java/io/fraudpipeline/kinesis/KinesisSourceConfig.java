@@ -35,6 +35,8 @@ public final class KinesisSourceConfig implements Serializable {
     final boolean cborEnabled;
     /** The metric group of the per-shard lag gauges (the job's metrics.group). */
     final String metricGroup;
+    /** Emit records in an {@code io.fraudpipeline.origin.Origin} envelope (stream, shard, sequence). */
+    final boolean originEnvelope;
 
     KinesisSourceConfig(
             String stream,
@@ -47,7 +49,8 @@ public final class KinesisSourceConfig implements Serializable {
             long pollIntervalMs,
             int maxRecordsPerPoll,
             boolean cborEnabled,
-            String metricGroup) {
+            String metricGroup,
+            boolean originEnvelope) {
         this.stream = Objects.requireNonNull(stream, "stream");
         this.region = Objects.requireNonNull(region, "region");
         this.endpoint = endpoint == null || endpoint.isBlank() ? null : endpoint;
@@ -68,6 +71,7 @@ public final class KinesisSourceConfig implements Serializable {
         this.maxRecordsPerPoll = maxRecordsPerPoll;
         this.cborEnabled = cborEnabled;
         this.metricGroup = Objects.requireNonNull(metricGroup, "metricGroup");
+        this.originEnvelope = originEnvelope;
     }
 
     /** A synchronous client: region and endpoint from this config, credentials from the default chain. */

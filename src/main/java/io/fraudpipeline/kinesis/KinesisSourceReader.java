@@ -19,7 +19,7 @@ final class KinesisSourceReader
                 () ->
                         new KinesisShardSplitReader(
                                 config, new ShardLagGauges(context.metricGroup().addGroup(config.metricGroup))),
-                new KinesisRecordEmitter(),
+                new KinesisRecordEmitter(config.stream, config.originEnvelope),
                 new Configuration(),
                 context);
     }

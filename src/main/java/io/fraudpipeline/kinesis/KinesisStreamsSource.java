@@ -93,6 +93,7 @@ public final class KinesisStreamsSource
         private int maxRecordsPerPoll = 10_000;
         private boolean cborEnabled = true;
         private String metricGroup = "kinesisanalytics";
+        private boolean originEnvelope;
 
         public Builder stream(String stream) {
             this.stream = stream;
@@ -154,6 +155,12 @@ public final class KinesisStreamsSource
             return this;
         }
 
+        /** Put each record's stream, shard and sequence number in front of it (for the DLQ). */
+        public Builder originEnvelope(boolean enabled) {
+            this.originEnvelope = enabled;
+            return this;
+        }
+
         public KinesisStreamsSource build() {
             return new KinesisStreamsSource(
                     new KinesisSourceConfig(
@@ -167,7 +174,8 @@ public final class KinesisStreamsSource
                             pollIntervalMs,
                             maxRecordsPerPoll,
                             cborEnabled,
-                            metricGroup));
+                            metricGroup,
+                            originEnvelope));
         }
     }
 }
