@@ -67,6 +67,9 @@ def _samples(path: Path) -> None:
                 f"{G}_dlq_records": 10.0 * i,
                 f"{G}_event_time_lag_ms": 2000.0 + i,
                 "KafkaSourceReader_KafkaConsumer_records_lag_max": 500.0 - 40 * i,
+                # the Kinesis source's gauge, two shards: the chart shows the larger
+                f"{G}_shard_id_millisBehindLatest{{shard_id=shardId-000000000000}}": 100.0 * i,
+                f"{G}_shard_id_millisBehindLatest{{shard_id=shardId-000000000001}}": 50.0,
             }
             f.write(json.dumps({"ts_ms": T0 + 2000 * i, "metrics": metrics}) + "\n")
 
@@ -217,9 +220,12 @@ def test_dashboard_falls_back_to_the_lake_with_a_visible_note_when_the_warehouse
     html_file.write_text(page, encoding="utf-8")
 
     expected = {c.name: c.marks for c in charts}
-    # throughput: 3 series × 11 intervals; lag: 2 series × 12 scrapes; scores: 20 bins
+    # throughput: 3 series × 11 intervals; lag: 3 series × 12 scrapes; scores: 20 bins
     assert expected["throughput"] == 33
-    assert expected["lag"] == 24
+    assert expected["lag"] == 36
+    lag = next(c for c in charts if c.name == "lag")
+    last = time.strftime("%H:%M:%S", time.gmtime((T0 + 22_000) / 1000))
+    assert f"Kinesis millisBehindLatest, max shard (s) {last} 1.10</title>" in lag.svg
     assert expected["scores"] == 20
     assert expected["alerts_by_rule"] > 0
 
