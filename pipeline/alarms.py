@@ -81,7 +81,6 @@ def observe(summary: dict[str, float], group: str, ts_ms: int) -> Observation:
     )
 
 
-
 @dataclass(frozen=True, slots=True)
 class Notification:
     alarm: str
