@@ -40,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         help="where the job reads the events: the file, or a Kafka topic / Kinesis stream of "
         "the local stack (Kinesis on moto: use --events 100000 or fewer)",
     )
+    bench.add_argument(
+        "--metrics-overhead",
+        action="store_true",
+        help="instead: the job with its metrics on vs off on one file (pipeline/metrics_bench.py)",
+    )
+    bench.add_argument("--rounds", type=int, default=1, help="--metrics-overhead: runs per side")
     rules = sub.add_parser("rules", help="SQL rules: check (plan every rule) or test (run one)")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
     check = rules_sub.add_parser("check", help="parse and plan every rule of [rules].dir")
@@ -54,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     dash.add_argument("--out", default="out/dashboard.html")
     dash.add_argument("--samples", help="recorded metrics (default metrics.samples_file)")
     dash.add_argument("--run", help="the run's lake folder (default sink.output_dir)")
+    dash.add_argument(
+        "--no-warehouse",
+        action="store_true",
+        help="draw alerts, scores and wallets from the lake files, not the warehouse",
+    )
     dash.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
 
@@ -70,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(ensure_jars())
         return 0
+    if args.command == "bench" and args.metrics_overhead:
+        from .metrics_bench import main as metrics_bench_main
+
+        return metrics_bench_main(args.events, args.rounds)
     if args.command == "bench":
         from .bench import main as bench_main
 
@@ -100,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg.resolve(args.out),
             Path(args.samples) if args.samples else None,
             Path(args.run) if args.run else None,
+            not args.no_warehouse,
         )
     if args.command == "run":
         from .run import main as run_main

@@ -5,11 +5,13 @@ and the same alarms for AWS as CloudWatch alarm definitions.
     python -m pipeline.alarms cloudwatch [--dry-run]   # put_metric_alarm for each alarm
     python -m pipeline.alarms cloudformation           # the same alarms as a CFN template
 
-Four alarms (thresholds: `[alarms]` in flink-conf/pipeline.toml):
+Five alarms (thresholds: `[alarms]` in flink-conf/pipeline.toml):
 
 * `ingestion-stall` — `events_in` has not grown for `stall_after_ms` (or no reporter answers);
 * `consumer-lag` — the Kafka source's `records-lag-max` (or the source's `pendingRecords`)
   is above `max_consumer_lag_records`;
+* `kinesis-lag` — the largest `millisBehindLatest` of the Kinesis source's shards (a gauge per
+  shard, `src/main/java/.../ShardLagGauges.java`) is above `max_millis_behind_latest_ms`;
 * `error-rate` — DLQ records / events over one evaluation interval above `max_error_rate`
   (with at least `error_rate_min_events` events);
 * `alert-spike` — alerts in one interval above `alert_spike_factor` × their moving average
@@ -31,9 +33,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .config import AlarmsConfig, PipelineConfig, load_config
-from .prometheus import find_endpoints, labelled, metric, scrape_all, summarize
+from .prometheus import (
+    KINESIS_LAG_METRIC,
+    KINESIS_SHARD_LABEL,
+    find_endpoints,
+    kinesis_lag_by_shard,
+    labelled,
+    metric,
+    scrape_all,
+    summarize,
+)
 
-ALARMS = ("ingestion-stall", "consumer-lag", "error-rate", "alert-spike")
+ALARMS = ("ingestion-stall", "consumer-lag", "kinesis-lag", "error-rate", "alert-spike")
+
+#: The Kafka source's backlog in records, as `prometheus.summarize` keys it.
+KAFKA_LAG_KEYS = ("KafkaSourceReader_KafkaConsumer_records_lag_max", "pendingRecords")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +59,7 @@ class Observation:
     dlq: float | None = None
     alerts: float | None = None
     consumer_lag: float | None = None
+    kinesis_lag_ms: float | None = None
 
 
 def observe(summary: dict[str, float], group: str, ts_ms: int) -> Observation:
@@ -54,14 +69,15 @@ def observe(summary: dict[str, float], group: str, ts_ms: int) -> Observation:
     dlq = metric(summary, group, "dlq_records")
     if not dlq:  # a job built before dlq_records existed: sum the per-reason totals
         dlq = sum(labelled(summary, group, "invalid", "reason").values())
-    lag_keys = ("KafkaSourceReader_KafkaConsumer_records_lag_max", "pendingRecords")
-    lags = [summary[k] for k in lag_keys if k in summary]
+    lags = [summary[k] for k in KAFKA_LAG_KEYS if k in summary]
+    shards = kinesis_lag_by_shard(summary, group)
     return Observation(
         ts_ms,
         metric(summary, group, "events_in"),
         dlq,
         metric(summary, group, "alerts_raised"),
         max(lags) if lags else None,
+        max(shards.values()) if shards else None,
     )
 
 
@@ -112,6 +128,12 @@ class Evaluator:
         if obs.consumer_lag is not None and obs.consumer_lag > c.max_consumer_lag_records:
             firing["consumer-lag"] = (
                 f"consumer lag {obs.consumer_lag:,.0f} records > {c.max_consumer_lag_records:,}"
+            )
+
+        if obs.kinesis_lag_ms is not None and obs.kinesis_lag_ms > c.max_millis_behind_latest_ms:
+            firing["kinesis-lag"] = (
+                f"a Kinesis shard is {obs.kinesis_lag_ms / 1000:,.0f} s behind the stream's tip "
+                f"> {c.max_millis_behind_latest_ms / 1000:,.0f} s"
             )
 
         if prev is not None and obs.events_in is not None and prev.events_in is not None:
@@ -235,7 +257,7 @@ def watch(
 
 
 def cloudwatch_alarms(cfg: AlarmsConfig, topic_arn: str) -> list[dict]:
-    """put_metric_alarm arguments of the four alarms for Managed Service for Apache Flink.
+    """put_metric_alarm arguments of the five alarms for Managed Service for Apache Flink.
 
     Names: MSF publishes its own metrics and the job's `kinesisanalytics` group metrics in
     the namespace AWS/KinesisAnalytics with the dimension Application (custom metrics at
@@ -293,6 +315,32 @@ def cloudwatch_alarms(cfg: AlarmsConfig, topic_arn: str) -> list[dict]:
             "EvaluationPeriods": 3,
             "DatapointsToAlarm": 3,
             "Threshold": float(cfg.max_consumer_lag_records),
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+        },
+        {
+            **common,
+            "AlarmName": f"{cfg.application_name}-kinesis-lag",
+            "AlarmDescription": (
+                "a Kinesis shard's millisBehindLatest above "
+                f"{cfg.max_millis_behind_latest_ms // 1000:,} s"
+            ),
+            # One gauge per shard (dimension shard_id besides Application): a Metrics
+            # Insights query takes the largest of them, however many shards there are.
+            "Metrics": [
+                {
+                    "Id": "lag",
+                    "Expression": (
+                        f'SELECT MAX({KINESIS_LAG_METRIC}) FROM SCHEMA("{ns}", Application, '
+                        f"{KINESIS_SHARD_LABEL}) WHERE Application = '{cfg.application_name}'"
+                    ),
+                    "Period": period,
+                    "ReturnData": True,
+                }
+            ],
+            "EvaluationPeriods": 3,
+            "DatapointsToAlarm": 3,
+            "Threshold": float(cfg.max_millis_behind_latest_ms),
             "ComparisonOperator": "GreaterThanThreshold",
             "TreatMissingData": "notBreaching",
         },

@@ -48,6 +48,7 @@ class SourceConfig:
     kinesis_start: str  # trim_horizon | latest | timestamp
     kinesis_bounded: bool
     kinesis_poll_interval_ms: int
+    kinesis_max_records_per_poll: int  # GetRecords Limit, 1..10000
     kinesis_shard_discovery_interval_ms: int
     start_timestamp_ms: int  # for kafka_start / kinesis_start = timestamp
     watermark_out_of_orderness_ms: int
@@ -190,6 +191,7 @@ class RulesConfig:
 class MetricsConfig:
     group: str  # metric group every pipeline metric lives under (kinesisanalytics on MSF)
     flush_interval_ms: int
+    enabled: bool  # false = the job counts nothing (the overhead benchmark's baseline)
     prometheus_ports: str  # port or range for the local Prometheus reporter; "" = none
     samples_file: str
     scrape_interval_ms: int
@@ -204,6 +206,7 @@ class AlarmsConfig:
     evaluation_interval_ms: int
     stall_after_ms: int
     max_consumer_lag_records: int
+    max_millis_behind_latest_ms: int
     max_error_rate: float
     error_rate_min_events: int
     alert_spike_factor: float
@@ -413,6 +416,8 @@ def _check(cfg: PipelineConfig) -> None:
         raise ConfigError("source.watermark_* must be >= 0")
     if s.kinesis_poll_interval_ms < 1 or s.kinesis_shard_discovery_interval_ms < 1:
         raise ConfigError("source.kinesis_*_interval_ms must be >= 1")
+    if not 1 <= s.kinesis_max_records_per_poll <= 10_000:
+        raise ConfigError("source.kinesis_max_records_per_poll must be within 1..10000")
     if cfg.sink.kind not in ("local", "s3"):
         raise ConfigError(f"sink.kind must be local or s3, not {cfg.sink.kind!r}")
     if cfg.sink.kind == "s3" and not cfg.sink.s3_root.startswith("s3://"):

@@ -1,10 +1,17 @@
 """One self-contained HTML report of a run: `python -m pipeline dashboard --out out/dashboard.html`.
 
-Charts are inline SVG written here (no JavaScript library, no network): throughput and lag
-over time from the recorded Prometheus samples (`python -m pipeline.prometheus record` →
-`metrics.samples_file`), alerts per rule over event time, the model-score distribution and
-the top risky wallets from the run's lake files (`sink.output_dir`: processed Parquet and
-alert JSON lines). The warehouse (PostgreSQL/Redshift) is not read: it is not on main yet.
+Charts are inline SVG written here (no JavaScript library, no network):
+
+* from the metrics — throughput and lag over time, from the recorded Prometheus samples
+  (`python -m pipeline.prometheus record` → `metrics.samples_file`);
+* from the warehouse (`[warehouse]`: PostgreSQL locally, Redshift in AWS, filled by the
+  loader) — the top risky wallets (BI view `v_wallet_risk_daily`), the fraud rate by hour
+  (`v_fraud_rate_hourly`), alerts per rule over event time (`alerts`, its `rule_ids`
+  unnested) and the model-score distribution (`scored_transactions`).
+
+When the warehouse cannot be reached the page says so at the top (`#data-source`, class
+`fallback`) and draws those charts from the run's lake files instead (`sink.output_dir`:
+processed Parquet and alert JSON lines), as the loader would have loaded them.
 
 Every chart is an `<svg class="chart" data-chart=NAME data-marks=N>` with N data marks
 (points, bars); a few lines of script count the marks the browser actually parsed into
@@ -21,8 +28,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
-from .config import PipelineConfig
-from .prometheus import labelled, metric, read_samples
+from .config import PipelineConfig, WarehouseConfig
+from .prometheus import kinesis_lag_by_shard, labelled, metric, read_samples
 
 PALETTE = (
     "#1f77b4",
@@ -46,6 +53,15 @@ class Chart:
     svg: str
     marks: int
     note: str = ""
+
+
+@dataclass
+class WalletTable:
+    """The top-risky-wallets table: a title, column headers and rows of cell texts."""
+
+    title: str
+    headers: tuple[str, ...]
+    rows: list[tuple[str, ...]]
 
 
 def _fmt(v: float) -> str:
@@ -209,6 +225,11 @@ def metric_charts(samples: list[dict], group: str) -> list[Chart]:
         ):
             if key in m:
                 lag[label].append((s["ts_ms"], m[key]))
+        shards = kinesis_lag_by_shard(m, group)
+        if shards:
+            lag["Kinesis millisBehindLatest, max shard (s)"].append(
+                (s["ts_ms"], max(shards.values()) / 1000)
+            )
         if f"{group}_event_time_lag_ms" in m:
             lag["event-time lag (s)"].append((s["ts_ms"], m[f"{group}_event_time_lag_ms"] / 1000))
     return [
@@ -294,7 +315,135 @@ def lake_charts(run_dir: Path, samples: list[dict], group: str, top_n: int = 15)
         w["rules"].update(a["rule_ids"])
         w["critical"] += a["severity"] == "critical"
     top = sorted(wallets.items(), key=lambda kv: (-kv[1]["alerts"], -kv[1]["max_score"]))[:top_n]
-    return charts, top, len(alerts)
+    table = WalletTable(
+        "Top risky wallets (by alerts, then highest score)",
+        ("wallet", "alerts", "critical", "max score", "rules"),
+        [
+            (
+                w,
+                str(d["alerts"]),
+                str(d["critical"]),
+                f"{d['max_score']:.3f}",
+                ", ".join(r for r, _ in d["rules"].most_common()),
+            )
+            for w, d in top
+        ],
+    )
+    return charts, table, len(alerts)
+
+
+# ---------------------------------------------------------------- warehouse
+
+# Written in Redshift's dialect (the session translates for the PostgreSQL stand-in).
+_TOP_WALLETS_SQL = """
+SELECT wallet_id, SUM(alert_count) AS alerts, MAX(max_score) AS max_score,
+       SUM(tx_count) AS tx_count, SUM(usd_total) AS usd_total
+FROM v_wallet_risk_daily
+GROUP BY wallet_id
+HAVING SUM(alert_count) > 0
+ORDER BY alerts DESC, max_score DESC, wallet_id
+LIMIT %s"""
+_FRAUD_RATE_SQL = """
+SELECT hour, SUM(alert_count) AS alerts, SUM(tx_count) AS tx_count
+FROM v_fraud_rate_hourly
+GROUP BY hour
+ORDER BY hour"""
+_SCORE_BINS_SQL = """
+SELECT LEAST(FLOOR(score * 20), 19)::INT AS bin, COUNT(*)
+FROM scored_transactions
+WHERE score IS NOT NULL
+GROUP BY 1"""
+_ALERT_COUNT_SQL = "SELECT COUNT(*) FROM alerts"
+# rule_ids is SUPER on Redshift (PartiQL unnests it in FROM) and jsonb on PostgreSQL: the
+# one query here whose dialects differ beyond what `warehouse.translate` rewrites.
+_ALERTS_BY_RULE_SQL = {
+    "redshift": """
+SELECT DATE_TRUNC('hour', a.event_time) AS hour, r::VARCHAR AS rule, COUNT(*)
+FROM alerts AS a, a.rule_ids AS r
+GROUP BY 1, 2
+ORDER BY 1""",
+    "postgres": """
+SELECT DATE_TRUNC('hour', a.event_time) AS hour, r.rule, COUNT(*)
+FROM alerts AS a CROSS JOIN LATERAL jsonb_array_elements_text(a.rule_ids) AS r(rule)
+GROUP BY 1, 2
+ORDER BY 1""",
+}
+
+
+def _epoch_ms(ts) -> float:
+    """A warehouse TIMESTAMP (UTC, without zone) as epoch ms."""
+    import calendar
+
+    return calendar.timegm(ts.timetuple()) * 1000.0
+
+
+def warehouse_charts(wh: WarehouseConfig, top_n: int = 15):
+    """Alerts per rule, fraud rate, score distribution and top wallets from the warehouse.
+
+    Raises whatever the connection raises when the warehouse cannot be reached (the caller
+    falls back to the lake).
+    """
+    from .warehouse.session import open_session
+
+    session = open_session(wh)
+    try:
+        per_rule: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        totals: Counter = Counter()
+        for hour, rule, n in session.execute_native(
+            _ALERTS_BY_RULE_SQL[session.dialect]
+        ).fetchall():
+            per_rule[rule].append((_epoch_ms(hour), float(n)))
+            totals[rule] += n
+        rate = [
+            (_epoch_ms(hour), 100.0 * float(alerts) / float(tx))
+            for hour, alerts, tx in session.query(_FRAUD_RATE_SQL)
+            if tx
+        ]
+        bins = [0] * 20
+        for b, n in session.query(_SCORE_BINS_SQL):
+            bins[int(b)] += n
+        wallets = session.query(_TOP_WALLETS_SQL, (top_n,))
+        n_alerts = session.query(_ALERT_COUNT_SQL)[0][0]
+        session.commit()  # read-only; ends the transaction psycopg opened
+    finally:
+        session.close()
+    where = f"{wh.kind} {wh.host}:{wh.port}/{wh.database} schema {wh.schema}"
+    series = {rule: per_rule[rule] for rule, _ in totals.most_common()}
+    charts = [
+        line_chart(
+            "alerts_by_rule",
+            "Alerts per rule over event time (hourly)",
+            series,
+            "alerts per hour",
+            f"{n_alerts:,} alerts in the warehouse table alerts ({where})"
+            if n_alerts
+            else f"no alerts in the warehouse ({where})",
+        ),
+        line_chart(
+            "fraud_rate",
+            "Fraud rate by hour (alerted share of transactions)",
+            {"fraud rate %": rate},
+            "% of transactions",
+            f"BI view v_fraud_rate_hourly ({where})",
+        ),
+        bar_chart(
+            "scores",
+            "Model-score distribution",
+            [(f"{i / 20:.2f}", float(n)) for i, n in enumerate(bins)],
+            "transactions",
+            True,
+            f"{sum(bins):,} scored transactions in scored_transactions ({where})",
+        ),
+    ]
+    table = WalletTable(
+        "Top risky wallets (BI view v_wallet_risk_daily: by alerts, then highest score)",
+        ("wallet", "alerts", "max score", "transactions", "USD moved"),
+        [
+            (w, f"{int(a):,}", f"{s or 0:.3f}", f"{int(t):,}", _fmt(float(u or 0)))
+            for w, a, s, t, u in wallets
+        ],
+    )
+    return charts, table, int(n_alerts)
 
 
 def _iso_ms(text: str) -> int:
@@ -329,15 +478,49 @@ h1{font-size:20px} h2{font-size:15px;margin:0 0 4px}
 .axis{font-size:11px;fill:#333} line.grid{stroke:#eee}
 table{border-collapse:collapse} td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:left}
 .kpi{display:inline-block;margin-right:28px} .kpi b{display:block;font-size:22px}
+.fallback{background:#fff3cd;border:1px solid #e0b400;border-radius:6px;padding:8px 12px}
 """
 
 
-def render(cfg: PipelineConfig, samples_file: Path, run_dir: Path) -> tuple[str, list[Chart]]:
+def render(
+    cfg: PipelineConfig, samples_file: Path, run_dir: Path, use_warehouse: bool = True
+) -> tuple[str, list[Chart]]:
+    """The page and its charts. With `use_warehouse` the alert, score and wallet charts
+    come from the warehouse, or from the lake with a visible note when it is unreachable."""
     group = cfg.metrics.group
     samples = read_samples(samples_file)
     charts = metric_charts(samples, group)
-    lake, top, n_alerts = lake_charts(run_dir, samples, group)
-    charts += lake
+    fallback = None
+    if use_warehouse:
+        try:
+            data, table, n_alerts = warehouse_charts(cfg.warehouse)
+            source = "warehouse"
+        except Exception as e:  # any failure to read it means: draw from the lake
+            first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            fallback = f"{type(e).__name__}: {first_line}"
+    if not use_warehouse or fallback is not None:
+        data, table, n_alerts = lake_charts(run_dir, samples, group)
+        source = "lake"
+    charts += data
+    wh = cfg.warehouse
+    where = f"{wh.kind} {wh.host}:{wh.port}/{wh.database} schema {wh.schema}"
+    if source == "warehouse":
+        status = (
+            '<p id="data-source" class="note" data-source="warehouse">alerts, scores and '
+            f"wallets: the warehouse ({html.escape(where)})</p>"
+        )
+    elif fallback is not None:
+        status = (
+            '<p id="data-source" class="fallback" data-source="lake">The warehouse '
+            f"({html.escape(where)}) is unreachable ({html.escape(fallback)}): alerts, scores "
+            f"and wallets below are read from the lake files in {html.escape(str(run_dir))} "
+            "instead, which may hold more than the warehouse has loaded.</p>"
+        )
+    else:
+        status = (
+            '<p id="data-source" class="note" data-source="lake">alerts, scores and wallets: '
+            f"the lake files in {html.escape(str(run_dir))} (warehouse not asked)</p>"
+        )
     last = samples[-1]["metrics"] if samples else {}
     kpis = [
         ("events in", metric(last, group, "events_in")),
@@ -345,13 +528,12 @@ def render(cfg: PipelineConfig, samples_file: Path, run_dir: Path) -> tuple[str,
         ("DLQ", metric(last, group, "dlq_records")),
         ("duplicates", metric(last, group, "duplicates")),
         ("alerts (metrics)", metric(last, group, "alerts_raised")),
-        ("alerts (lake)", n_alerts),
+        (f"alerts ({source})", n_alerts),
     ]
+    header = "".join(f"<th>{html.escape(h)}</th>" for h in table.headers)
     rows = "".join(
-        f"<tr><td>{html.escape(w)}</td><td>{d['alerts']}</td><td>{d['critical']}</td>"
-        f"<td>{d['max_score']:.3f}</td>"
-        f"<td>{html.escape(', '.join(r for r, _ in d['rules'].most_common()))}</td></tr>"
-        for w, d in top
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+        for row in table.rows
     )
     cards = "".join(
         f'<div class="card"><h2>{html.escape(c.title)}</h2>{c.svg}'
@@ -363,14 +545,13 @@ def render(cfg: PipelineConfig, samples_file: Path, run_dir: Path) -> tuple[str,
 <style>{_STYLE}</style></head>
 <body data-ready="no">
 <h1>Crypto fraud pipeline — run dashboard</h1>
-<p class="note">generated {time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())} from
-{html.escape(str(samples_file))} ({len(samples)} scrapes) and the lake {html.escape(str(run_dir))}
-(the warehouse is not read yet)</p>
+<p class="note">generated {time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())};
+throughput and lag from {html.escape(str(samples_file))} ({len(samples)} scrapes)</p>
+{status}
 <div>{"".join(f'<span class="kpi">{k}<b>{_fmt(v)}</b></span>' for k, v in kpis)}</div>
 <div class="grid2">{cards}
-<div class="card"><h2>Top risky wallets (by alerts, then highest score)</h2>
-<table id="top-wallets" data-rows="{len(top)}"><tr><th>wallet</th><th>alerts</th>
-<th>critical</th><th>max score</th><th>rules</th></tr>{rows}</table></div>
+<div class="card"><h2>{html.escape(table.title)}</h2>
+<table id="top-wallets" data-rows="{len(table.rows)}"><tr>{header}</tr>{rows}</table></div>
 </div>
 <script>{_SCRIPT}</script>
 </body></html>
@@ -378,10 +559,16 @@ def render(cfg: PipelineConfig, samples_file: Path, run_dir: Path) -> tuple[str,
     return page, charts
 
 
-def main(cfg: PipelineConfig, out: Path, samples_file: Path | None, run_dir: Path | None) -> int:
+def main(
+    cfg: PipelineConfig,
+    out: Path,
+    samples_file: Path | None,
+    run_dir: Path | None,
+    use_warehouse: bool = True,
+) -> int:
     samples_file = samples_file or cfg.resolve(cfg.metrics.samples_file)
     run_dir = run_dir or cfg.resolve(cfg.sink.output_dir)
-    page, charts = render(cfg, samples_file, run_dir)
+    page, charts = render(cfg, samples_file, run_dir, use_warehouse)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     for c in charts:

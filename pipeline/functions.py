@@ -26,6 +26,7 @@ from operators.wallet_risk import Duplicate, Scored, new_wallet_state
 from .components import Components
 from .config import PipelineConfig
 from .metrics import PipelineMetrics
+from .origin import origin_fields, split_origin
 from .schemas import processed_row
 
 DLQ_TAG = OutputTag("dlq", Types.STRING())
@@ -38,18 +39,22 @@ _STATE_CACHE_WALLETS = 200_000
 _TOUCHED = "touched_ms"
 
 
-def dlq_record(raw: str, reason: str, detail: str, source: str, now_ms: int) -> str:
-    """A DLQ record (`contracts/dlq-record.v1.schema.json`) as a JSON line."""
+def dlq_record(
+    raw: str, reason: str, detail: str, source: str, now_ms: int, origin: dict | None = None
+) -> str:
+    """A DLQ record (`contracts/dlq-record.v1.schema.json`) as a JSON line; `origin` is the
+    record's exact place in its source (`pipeline/origin.py`), when the source named it."""
     original = base64.b64encode(raw.encode("utf-8", "surrogatepass")).decode("ascii")
-    return orjson.dumps(
-        {
-            "original": original,
-            "reason": reason,
-            "detail": detail,
-            "source": source,
-            "received_at": iso_ms(now_ms),
-        }
-    ).decode()
+    record = {
+        "original": original,
+        "reason": reason,
+        "detail": detail,
+        "source": source,
+        "received_at": iso_ms(now_ms),
+    }
+    if origin is not None:
+        record["origin"] = origin
+    return orjson.dumps(record).decode()
 
 
 class WalletRiskFunction(KeyedProcessFunction):
@@ -101,7 +106,7 @@ class WalletRiskFunction(KeyedProcessFunction):
         self._sweep_at: dict[int, int] = {}  # shard -> its registered sweep timer
         m = cfg.metrics
         self._metrics = PipelineMetrics.from_runtime_context(
-            runtime_context, m.group, m.flush_interval_ms
+            runtime_context, m.group, m.flush_interval_ms, m.enabled
         )
         # The cached wallet states are many long-lived containers; default GC thresholds
         # rescan them every few thousand allocations (measured: ~12% of the job's time).
@@ -120,7 +125,8 @@ class WalletRiskFunction(KeyedProcessFunction):
         if wallets:
             engine, source = self._engine, self._source
             scored = []
-            for wallet, raw, flag in zip(wallets, raws, mirrored_flags, strict=True):
+            for wallet, enveloped, flag in zip(wallets, raws, mirrored_flags, strict=True):
+                header, raw = split_origin(enveloped)
                 state = dirty.get(wallet)
                 if state is None:
                     state = dirty[wallet] = self._wallet_state(wallet)
@@ -131,7 +137,17 @@ class WalletRiskFunction(KeyedProcessFunction):
                     scored.append(outcome)
                 elif isinstance(outcome, Rejection):
                     self._metrics.record("invalid", now_ms, reason=outcome.reason)
-                    yield DLQ_TAG, dlq_record(raw, outcome.reason, outcome.detail, source, now_ms)
+                    yield (
+                        DLQ_TAG,
+                        dlq_record(
+                            raw,
+                            outcome.reason,
+                            outcome.detail,
+                            source,
+                            now_ms,
+                            origin_fields(header),
+                        ),
+                    )
                 elif isinstance(outcome, Duplicate):
                     self._metrics.record("duplicate", now_ms)
                     yield DUPLICATES_TAG, duplicate_record(outcome, now_ms)

@@ -44,6 +44,8 @@ CSV_HEADER = ",".join(EVENT_FIELDS)
 # after each other, so every wallet sees its records in source order (a UNION ALL of two
 # queries would merge two network channels and reorder them). Records whose key cannot be
 # read get '' and are rejected, with a reason, by the keyed operator's validation.
+# The keys are read from the record without its origin envelope (`pipeline/origin.py`); the
+# record goes on with it, for the DLQ.
 _CSV_MIRROR_KEY = """CASE WHEN SPLIT_INDEX(f0, ',', 2) = 'transfer'
       AND SPLIT_INDEX(f0, ',', 4) <> ''
       AND SPLIT_INDEX(f0, ',', 4) <> COALESCE(SPLIT_INDEX(f0, ',', 3), '')
@@ -53,8 +55,13 @@ _JSON_MIRROR_KEY = """CASE WHEN JSON_VALUE(f0, '$.tx_type') = 'transfer'
       AND JSON_VALUE(f0, '$.counterparty_wallet') <> COALESCE(JSON_VALUE(f0, '$.wallet_id'), '')
     THEN JSON_VALUE(f0, '$.counterparty_wallet') END"""
 _KEY_SQL = """
-SELECT c.k AS wallet, f0 AS `raw`, c.mirrored
-FROM `{view}`
+SELECT c.k AS wallet, enveloped AS `raw`, c.mirrored
+FROM (
+  SELECT f0 AS enveloped,
+    CASE WHEN SUBSTRING(f0, 1, 1) = CHR(1) THEN SUBSTRING(f0, LOCATE(CHR(1), f0, 2) + 1)
+    ELSE f0 END AS f0
+  FROM `{view}`
+)
 CROSS JOIN UNNEST(ARRAY[
   ROW(COALESCE({own_key}, ''), FALSE),
   ROW({mirror_key}, TRUE)

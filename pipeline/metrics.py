@@ -113,9 +113,19 @@ class PipelineMetrics:
 
     @classmethod
     def from_runtime_context(
-        cls, runtime_context, group_name: str, flush_interval_ms: int = 1_000
-    ) -> PipelineMetrics:
-        """The metrics of one Flink function instance; call in `open()`."""
+        cls,
+        runtime_context,
+        group_name: str,
+        flush_interval_ms: int = 1_000,
+        enabled: bool = True,
+    ) -> PipelineMetrics | DisabledMetrics:
+        """The metrics of one Flink function instance; call in `open()`.
+
+        `enabled=False` (`metrics.enabled`) gives a `DisabledMetrics` that counts nothing:
+        the baseline of the overhead benchmark (`python -m pipeline bench --metrics-overhead`).
+        """
+        if not enabled:
+            return DisabledMetrics()
         return cls(runtime_context.get_metrics_group().add_group(group_name), flush_interval_ms)
 
     def record(
@@ -238,6 +248,27 @@ class PipelineMetrics:
                 group = group.add_group(label_key, label_value)
             counter = self._counters[key] = group.counter(name)
         return counter
+
+
+class DisabledMetrics:
+    """`PipelineMetrics` that counts nothing and registers no Flink metric (same calls)."""
+
+    last_event_time_ms = 0
+
+    def record(self, kind: str, now_ms: int, **outcome: Any) -> None:
+        pass
+
+    def schedule_flush(self, timer_service, now_ms: int) -> None:
+        pass
+
+    def on_timer(self, timestamp_ms: int) -> None:
+        pass
+
+    def flush(self, now_ms: int | None = None) -> None:
+        pass
+
+    def total(self, name: str, label_value: str | None = None) -> int:
+        return 0
 
 
 _EVENTS_IN = ("events_in", None, None)

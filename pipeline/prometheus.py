@@ -44,7 +44,6 @@ _INSTANCE_LABELS = frozenset(
 BACKLOG_METRICS = (
     "flink_taskmanager_job_task_operator_KafkaSourceReader_KafkaConsumer_records_lag_max",
     "flink_taskmanager_job_task_operator_pendingRecords",
-    "flink_taskmanager_job_task_operator_millisBehindLatest",
 )
 
 
@@ -119,6 +118,17 @@ def labelled(summary: dict[str, float], group: str, name: str, label: str) -> di
                 if key == label:
                     out[value] = out.get(value, 0.0) + v
     return out
+
+
+#: The Kinesis source's per-shard backlog gauge (`ShardLagGauges.java`), in the pipeline's
+#: metric group with the key/value group `shard_id`.
+KINESIS_LAG_METRIC = "millisBehindLatest"
+KINESIS_SHARD_LABEL = "shard_id"
+
+
+def kinesis_lag_by_shard(summary: dict[str, float], group: str) -> dict[str, float]:
+    """The Kinesis source's millisBehindLatest per shard, from a `summarize` result."""
+    return labelled(summary, group, KINESIS_LAG_METRIC, KINESIS_SHARD_LABEL)
 
 
 def default_url(ports: str) -> str:

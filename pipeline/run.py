@@ -32,13 +32,13 @@ def build_job(cfg: PipelineConfig, layout: LakeLayout):
     from .jars import ensure_jars, pipeline_jars
     from .job import build_fraud_pipeline
     from .sinks import attach_raw_zone, attach_sinks
-    from .sources import raw_records
+    from .sources import raw_records, without_origin
 
     ensure_jars()
     use_local_aws_credentials(cfg)
     env, t_env = create_environments(cfg, pipeline_jars())
     raw = raw_records(env, cfg)
-    attach_raw_zone(raw, layout, cfg)
+    attach_raw_zone(without_origin(raw), layout, cfg)
     outputs = build_fraud_pipeline(t_env, raw, cfg, source_name(cfg))
     attach_sinks(t_env, outputs, layout, cfg)
     return env

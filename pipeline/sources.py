@@ -1,5 +1,8 @@
 """Sources chosen by config: a bounded file, a Kafka topic, a Kinesis stream, or Kafka and
-Kinesis unioned. All yield raw record strings with event-time timestamps and watermarks.
+Kinesis unioned. All yield raw record strings with event-time timestamps and watermarks,
+each in an origin envelope naming where it came from (topic/partition/offset, stream/shard/
+sequence number, file path/line; `pipeline/origin.py`) for the DLQ; `without_origin` strips
+it (the raw zone keeps the records as received).
 
 The Kinesis source is this repo's own FLIP-27 source (`src/main/java/io/fraudpipeline/
 kinesis`, in the connector jar): Flink's AWS connector is not served by the build
@@ -8,11 +11,10 @@ machine's Maven mirror. It is reached through py4j and wrapped as a PyFlink `Sou
 
 from __future__ import annotations
 
-from pyflink.common import WatermarkStrategy
-from pyflink.common.serialization import SimpleStringSchema
+from pyflink.common import Types, WatermarkStrategy
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors import Source
-from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
+from pyflink.datastream.connectors.file_system import BulkFormat, FileSource
 from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSource
 from pyflink.java_gateway import get_gateway
 
@@ -74,7 +76,6 @@ def kafka_source(s: SourceConfig, security: SecurityConfig) -> KafkaSource:
         .set_topics(s.kafka_topic)
         .set_group_id(s.kafka_group_id)
         .set_starting_offsets(start)
-        .set_value_only_deserializer(SimpleStringSchema())
         # Offsets live in Flink's checkpoints; committing them back is for monitoring.
         .set_property("commit.offsets.on.checkpoint", "true")
         .set_property("isolation.level", "read_committed")
@@ -83,13 +84,22 @@ def kafka_source(s: SourceConfig, security: SecurityConfig) -> KafkaSource:
         .set_property("register.consumer.metrics", "true")
         .set_properties(java_properties(security))  # TLS / SASL ([security])
     )
+    # The value as UTF-8 text in an origin envelope (topic, partition, offset); PyFlink's
+    # builder only takes value-only deserializers, so set it on the Java builder.
+    builder._j_builder.setDeserializer(
+        get_gateway().jvm.io.fraudpipeline.origin.KafkaOriginDeserializer()
+    )
     if s.kafka_bounded:
         builder = builder.set_bounded(KafkaOffsetsInitializer.latest())
     return builder.build()
 
 
-def kinesis_source(s: SourceConfig) -> Source:
-    """The Kinesis stream as a FLIP-27 source: split = shard, checkpoint = sequence numbers."""
+def kinesis_source(s: SourceConfig, metric_group: str = "kinesisanalytics") -> Source:
+    """The Kinesis stream as a FLIP-27 source: split = shard, checkpoint = sequence numbers.
+
+    Each shard's MillisBehindLatest (from every GetRecords response) is a gauge
+    `<metric_group>.shard_id.<shard>.millisBehindLatest` of the source operator.
+    """
     jvm = get_gateway().jvm
     builder = (
         jvm.io.fraudpipeline.kinesis.KinesisStreamsSource.builder()
@@ -100,9 +110,12 @@ def kinesis_source(s: SourceConfig) -> Source:
         .startTimestampMs(s.start_timestamp_ms)
         .bounded(s.kinesis_bounded)
         .pollIntervalMs(s.kinesis_poll_interval_ms)
+        .maxRecordsPerPoll(s.kinesis_max_records_per_poll)
         .shardDiscoveryIntervalMs(s.kinesis_shard_discovery_interval_ms)
         # JSON instead of CBOR: moto and kinesalite only speak JSON, and AWS accepts both.
         .cborEnabled(False)
+        .metricGroup(metric_group)
+        .originEnvelope(True)
     )
     return Source(builder.build())
 
@@ -112,9 +125,9 @@ def raw_records(env: StreamExecutionEnvironment, cfg: PipelineConfig) -> DataStr
     s = cfg.source
     watermarks = watermark_strategy(s)
     if s.kind == "file":
-        source = FileSource.for_record_stream_format(
-            StreamFormat.text_line_format(), str(cfg.resolve(s.path))
-        ).build()
+        # Text lines (UTF-8), each in an origin envelope with the file's path and line number.
+        lines = BulkFormat(get_gateway().jvm.io.fraudpipeline.origin.OriginTextLineFormat())
+        source = FileSource.for_bulk_file_format(lines, str(cfg.resolve(s.path))).build()
         return env.from_source(source, watermarks, "transactions-file").uid("transactions-file")
     if s.kind not in ("kafka", "kinesis", "kafka+kinesis"):
         raise ValueError(f"unknown source.kind {s.kind!r}")
@@ -127,10 +140,20 @@ def raw_records(env: StreamExecutionEnvironment, cfg: PipelineConfig) -> DataStr
         )
     if s.reads_kinesis:
         streams.append(
-            env.from_source(kinesis_source(s), watermarks, "transactions-kinesis").uid(
-                "transactions-kinesis"
-            )
+            env.from_source(
+                kinesis_source(s, cfg.metrics.group), watermarks, "transactions-kinesis"
+            ).uid("transactions-kinesis")
         )
     # A union keeps each source's per-partition / per-shard order; records of one wallet
     # arriving on both sources interleave in arrival order, as they would on any broker.
     return streams[0] if len(streams) == 1 else streams[0].union(*streams[1:])
+
+
+def without_origin(records: DataStream) -> DataStream:
+    """The records as received: the origin envelope stripped, in the JVM (no Python)."""
+    j_strip = get_gateway().jvm.io.fraudpipeline.origin.StripOrigin()
+    return DataStream(
+        records._j_data_stream.map(j_strip, Types.STRING().get_java_type_info())
+        .name("strip-origin")
+        .uid("strip-origin")
+    )

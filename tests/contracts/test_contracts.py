@@ -209,3 +209,35 @@ def test_dlq_schema_takes_every_reason_and_base64_originals():
     assert not records.is_valid({**record, "reason": "other"})
     assert not records.is_valid({**record, "original": "not base64!"})
     assert not records.is_valid({k: v for k, v in record.items() if k != "detail"})
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        {"kind": "kafka", "topic": "transactions", "partition": 2, "offset": 41},
+        {
+            "kind": "kinesis",
+            "stream": "transactions",
+            "shard_id": "shardId-000000000001",
+            "sequence_number": "49655016153488416213553219339208364813562960226434842642",
+        },
+        {"kind": "file", "path": "file:/data/tx.csv", "line": 17},
+    ],
+)
+def test_dlq_schema_takes_each_kind_of_origin_and_rejects_a_mixed_one(origin):
+    from pipeline.functions import dlq_record
+    from pipeline.origin import SEP, origin_fields, split_origin
+
+    records = validator("dlq-record.v1")
+    record = json.loads(dlq_record("x", "malformed_record", "d", "kafka:h/t", 0, origin))
+    assert records.is_valid(record)
+    assert records.is_valid({k: v for k, v in record.items() if k != "origin"})  # optional
+    assert not records.is_valid({**record, "origin": {**origin, "line": 0, "offset": -1}})
+    # what the sources' envelope (Origin.java) parses into
+    header = {
+        "kafka": "k|{topic}|{partition}|{offset}",
+        "kinesis": "s|{stream}|{shard_id}|{sequence_number}",
+        "file": "f|{line}|{path}",
+    }[origin["kind"]].format(**origin)
+    parsed, payload = split_origin(f"{SEP}{header}{SEP}{SEP}a,b")
+    assert origin_fields(parsed) == origin and payload == f"{SEP}a,b"

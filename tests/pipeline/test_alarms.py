@@ -37,6 +37,7 @@ def _cfg(**overrides):
         alert_spike_min_alerts=20,
         ewma_alpha=0.5,
         max_consumer_lag_records=1_000,
+        max_millis_behind_latest_ms=60 * S,
         **overrides,
     )
 
@@ -98,12 +99,27 @@ def test_consumer_lag_alarm_reads_the_kafka_source_metric_from_a_scrape():
     assert _fired(Evaluator(_cfg()), obs) == ["consumer-lag"]
 
 
-def test_cloudformation_template_holds_the_same_four_alarms():
+def test_kinesis_lag_alarm_takes_the_largest_shard_gauge_from_a_scrape():
+    name = "flink_taskmanager_job_task_operator_kinesisanalytics_shard_id_millisBehindLatest"
+    text = (
+        f'{name}{{job_id="j",shard_id="shardId-000000000000",subtask_index="0",}} 75000.0\n'
+        f'{name}{{job_id="j",shard_id="shardId-000000000001",subtask_index="1",}} 20.0\n'
+        'flink_taskmanager_job_task_operator_kinesisanalytics_events_in{job_id="j",} 10.0\n'
+    )
+    obs = observe(summarize(parse(text), "kinesisanalytics"), "kinesisanalytics", 0)
+    assert obs.kinesis_lag_ms == 75_000 and obs.consumer_lag is None
+    assert _fired(Evaluator(_cfg()), obs) == ["kinesis-lag"]
+    caught_up = text.replace("75000.0", "59000.0")
+    obs = observe(summarize(parse(caught_up), "kinesisanalytics"), "kinesisanalytics", 0)
+    assert _fired(Evaluator(_cfg()), obs) == []
+
+
+def test_cloudformation_template_holds_the_same_five_alarms():
     cfg = _cfg()
     template = cloudformation_template(cfg)
     names = sorted(r["Properties"]["AlarmName"] for r in template["Resources"].values())
     assert names == sorted(a["AlarmName"] for a in cloudwatch_alarms(cfg, "arn"))
-    assert len(names) == 4
+    assert len(names) == 5
 
 
 # ---------------------------------------------------------------- against moto (local stack)
@@ -157,7 +173,13 @@ def test_cloudwatch_alarms_are_created_for_the_sns_topic(local_stack):
     found = cw.describe_alarms(AlarmNamePrefix=cfg.application_name)["MetricAlarms"]
     assert sorted(a["AlarmName"] for a in found) == sorted(names)
     suffixes = {a["AlarmName"][len(cfg.application_name) + 1 :] for a in found}
-    assert suffixes == {"ingestion-stall", "consumer-lag", "error-rate", "alert-spike"}
+    assert suffixes == {
+        "ingestion-stall",
+        "consumer-lag",
+        "kinesis-lag",
+        "error-rate",
+        "alert-spike",
+    }
     topic_arn = SnsPublisher(cfg).topic_arn
     assert all(a["AlarmActions"] == [topic_arn] for a in found)
 

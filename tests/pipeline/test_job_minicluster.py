@@ -69,6 +69,13 @@ def test_job_sends_every_malformed_record_to_the_dlq_with_its_reason(sample_run)
     got = {base64.b64decode(r["original"]).decode(): r["reason"] for r in dlq}
     assert got == expected
     assert all(r["source"].startswith("file:") and r["detail"] for r in dlq)
+    # each names its file and line (record_no counts from the header, line 1)
+    assert Counter((lines[int(r["record_no"])], int(r["record_no"]) + 1) for r in malformed) == (
+        Counter((base64.b64decode(r["original"]).decode(), r["origin"]["line"]) for r in dlq)
+    )
+    assert all(
+        r["origin"]["kind"] == "file" and r["origin"]["path"].endswith(str(SAMPLE)) for r in dlq
+    )
 
 
 def test_streaming_alerts_equal_the_offline_replay(sample_run, offline_sample):

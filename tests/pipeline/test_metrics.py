@@ -152,3 +152,26 @@ def test_lag_and_last_event_time_are_set_not_summed():
     m.flush(20_100)
     assert _count(reg, "kinesisanalytics_event_time_lag_ms") == 500
     assert _count(reg, "kinesisanalytics_last_event_time_ms") == 19_500
+
+
+class _RuntimeContext:
+    def __init__(self, registry: dict) -> None:
+        self.registry = registry
+
+    def get_metrics_group(self):
+        return _Group(self.registry)
+
+
+def test_disabled_metrics_register_and_count_nothing():
+    registry: dict = {}
+    m = PipelineMetrics.from_runtime_context(
+        _RuntimeContext(registry), "kinesisanalytics", 1_000, enabled=False
+    )
+    timers = _Timers()
+    m.schedule_flush(timers, 0)
+    m.record("valid", 5_000, event_time_ms=1, score=0.5, alert=_Alert("high", ("r",)))
+    m.record("invalid", 6_000, reason="bad_amount")
+    m.flush(7_000)
+    assert registry == {} and timers.registered == []
+    enabled = PipelineMetrics.from_runtime_context(_RuntimeContext(registry), "kinesisanalytics")
+    assert isinstance(enabled, PipelineMetrics) and registry  # the fixed counters up front

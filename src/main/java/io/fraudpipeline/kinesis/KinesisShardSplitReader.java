@@ -39,6 +39,7 @@ final class KinesisShardSplitReader implements SplitReader<Record, KinesisShardS
 
     private final KinesisSourceConfig config;
     private final KinesisClient client;
+    private final ShardLagGauges lag;
     private final Map<String, ShardCursor> cursors = new HashMap<>();
     private final Deque<String> turn = new ArrayDeque<>();
     private final Object wakeUpLock = new Object();
@@ -59,9 +60,10 @@ final class KinesisShardSplitReader implements SplitReader<Record, KinesisShardS
         }
     }
 
-    KinesisShardSplitReader(KinesisSourceConfig config) {
+    KinesisShardSplitReader(KinesisSourceConfig config, ShardLagGauges lag) {
         this.config = config;
         this.client = config.createClient();
+        this.lag = lag;
     }
 
     @Override
@@ -104,11 +106,13 @@ final class KinesisShardSplitReader implements SplitReader<Record, KinesisShardS
         }
         cursor.iterator = response.nextShardIterator();
         Long behind = response.millisBehindLatest();
+        lag.update(splitId, behind);
         boolean caughtUp = records.isEmpty() && behind != null && behind == 0L;
         if (cursor.iterator == null // closed shard read to its end
                 || stop
                 || (caughtUp && cursor.split.stopAtArrivalMs != KinesisShardSplit.UNBOUNDED)) {
             out.addFinishedSplit(splitId);
+            lag.finished(splitId);
             cursors.remove(splitId);
             turn.remove(splitId);
         } else {

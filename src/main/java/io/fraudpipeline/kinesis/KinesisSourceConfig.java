@@ -33,6 +33,10 @@ public final class KinesisSourceConfig implements Serializable {
     final int maxRecordsPerPoll;
     /** CBOR must be off against moto and kinesalite, which only speak JSON. */
     final boolean cborEnabled;
+    /** The metric group of the per-shard lag gauges (the job's metrics.group). */
+    final String metricGroup;
+    /** Emit records in an {@code io.fraudpipeline.origin.Origin} envelope (stream, shard, sequence). */
+    final boolean originEnvelope;
 
     KinesisSourceConfig(
             String stream,
@@ -44,7 +48,9 @@ public final class KinesisSourceConfig implements Serializable {
             long shardDiscoveryIntervalMs,
             long pollIntervalMs,
             int maxRecordsPerPoll,
-            boolean cborEnabled) {
+            boolean cborEnabled,
+            String metricGroup,
+            boolean originEnvelope) {
         this.stream = Objects.requireNonNull(stream, "stream");
         this.region = Objects.requireNonNull(region, "region");
         this.endpoint = endpoint == null || endpoint.isBlank() ? null : endpoint;
@@ -64,6 +70,8 @@ public final class KinesisSourceConfig implements Serializable {
         this.pollIntervalMs = pollIntervalMs;
         this.maxRecordsPerPoll = maxRecordsPerPoll;
         this.cborEnabled = cborEnabled;
+        this.metricGroup = Objects.requireNonNull(metricGroup, "metricGroup");
+        this.originEnvelope = originEnvelope;
     }
 
     /** A synchronous client: region and endpoint from this config, credentials from the default chain. */

@@ -7,14 +7,19 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.connector.base.source.reader.SingleThreadMultiplexSourceReaderBase;
 import software.amazon.awssdk.services.kinesis.model.Record;
 
-/** One reader subtask: a single fetcher thread polls all its shards. */
+/**
+ * One reader subtask: a single fetcher thread polls all its shards and reports each shard's
+ * MillisBehindLatest as a gauge ({@link ShardLagGauges}) in the reader's metric group.
+ */
 final class KinesisSourceReader
         extends SingleThreadMultiplexSourceReaderBase<Record, String, KinesisShardSplit, KinesisShardSplitState> {
 
     KinesisSourceReader(KinesisSourceConfig config, SourceReaderContext context) {
         super(
-                () -> new KinesisShardSplitReader(config),
-                new KinesisRecordEmitter(),
+                () ->
+                        new KinesisShardSplitReader(
+                                config, new ShardLagGauges(context.metricGroup().addGroup(config.metricGroup))),
+                new KinesisRecordEmitter(config.stream, config.originEnvelope),
                 new Configuration(),
                 context);
     }

@@ -92,6 +92,8 @@ public final class KinesisStreamsSource
         private long pollIntervalMs = 200L;
         private int maxRecordsPerPoll = 10_000;
         private boolean cborEnabled = true;
+        private String metricGroup = "kinesisanalytics";
+        private boolean originEnvelope;
 
         public Builder stream(String stream) {
             this.stream = stream;
@@ -147,6 +149,18 @@ public final class KinesisStreamsSource
             return this;
         }
 
+        /** The group of the per-shard millisBehindLatest gauges (default kinesisanalytics). */
+        public Builder metricGroup(String group) {
+            this.metricGroup = group;
+            return this;
+        }
+
+        /** Put each record's stream, shard and sequence number in front of it (for the DLQ). */
+        public Builder originEnvelope(boolean enabled) {
+            this.originEnvelope = enabled;
+            return this;
+        }
+
         public KinesisStreamsSource build() {
             return new KinesisStreamsSource(
                     new KinesisSourceConfig(
@@ -159,7 +173,9 @@ public final class KinesisStreamsSource
                             shardDiscoveryIntervalMs,
                             pollIntervalMs,
                             maxRecordsPerPoll,
-                            cborEnabled));
+                            cborEnabled,
+                            metricGroup,
+                            originEnvelope));
         }
     }
 }
