@@ -1,5 +1,6 @@
 package io.fraudpipeline.time;
 
+import io.fraudpipeline.origin.Origin;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import org.apache.flink.api.common.eventtime.TimestampAssigner;
@@ -33,7 +34,9 @@ public final class EventTimeAssigner implements TimestampAssigner<String> {
 
     @Override
     public long extractTimestamp(String record, long recordTimestamp) {
-        long ts = record == null ? Long.MIN_VALUE : (csv ? fromCsv(record) : fromJson(record));
+        // Source records arrive in an origin envelope (a file path may hold a comma).
+        String payload = record == null ? null : Origin.payload(record);
+        long ts = payload == null ? Long.MIN_VALUE : (csv ? fromCsv(payload) : fromJson(payload));
         if (ts != Long.MIN_VALUE) {
             lastTimestampMs = ts;
             return ts;

@@ -16,6 +16,16 @@ class EventTimeAssignerTest {
     }
 
     @Test
+    void readsThePayloadOfAnOriginEnvelope() {
+        EventTimeAssigner csv = new EventTimeAssigner(true);
+        String line = "tx_1,2026-03-02T00:00:05.340Z,trade,w_1";
+        assertEquals(T, csv.extractTimestamp(io.fraudpipeline.origin.Origin.file("/data/a,b.csv", 7, line), 0L));
+        EventTimeAssigner json = new EventTimeAssigner(false);
+        String record = "{\"event_time\":\"2026-03-02T00:00:05.340Z\"}";
+        assertEquals(T, json.extractTimestamp(io.fraudpipeline.origin.Origin.kafka("t", 0, 9L, record), 0L));
+    }
+
+    @Test
     void readsTheSecondCsvColumn() {
         EventTimeAssigner csv = new EventTimeAssigner(true);
         assertEquals(T, csv.extractTimestamp("tx_1,2026-03-02T00:00:05.340Z,trade,w_1", 0L));
