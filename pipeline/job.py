@@ -112,6 +112,10 @@ def build_fraud_pipeline(
         batches.process(WalletRiskFunction(cfg, source_name), output_type=PROCESSED_ROW_TYPE)
         .name("wallet-risk")
         .uid("wallet-risk")
+        # Its own task: the operators after it (Parquet writer, JSON-lines sinks, SQL
+        # rules) run on another thread, hence core. Chained, they took a third of this
+        # task's thread, the job's bottleneck (per-thread CPU: 32.7 s -> 21.9 s on 300k).
+        .disable_chaining()
     )
     # Python detectors' alerts, plus the alerts of the SQL rules in [rules].dir (issue 5),
     # which run over the same processed stream as a view with event time and a watermark.
