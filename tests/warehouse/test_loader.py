@@ -119,7 +119,10 @@ def test_corrupt_object_is_quarantined_and_later_files_still_load(warehouse, sql
     assert "line 2: not JSON" in errors[str(bad_alerts.resolve())]
     copies = sql("SELECT quarantined_to FROM load_ledger WHERE status = 'quarantined'")
     for (copy,) in copies:
-        assert "/quarantine/warehouse/" in copy and Path(copy).is_file()
+        # the warehouse's own prefix beside the lake's zones, not the job's DLQ zone
+        assert copy.startswith(str((root / "warehouse-quarantine").resolve()) + "/")
+        assert Path(copy).is_file()
+    assert not (root / "quarantine").exists()
     # quarantined versions are not retried; a fixed object (new version) is
     assert loader_for(warehouse).run_once().results == []
     bad_alerts.write_text(bad_alerts.read_text().replace("{not json\n", ""))
@@ -185,3 +188,32 @@ def test_object_deleted_after_listing_is_skipped_not_quarantined(warehouse, sql)
     assert [r.status for r in results] == ["skipped", "loaded"]
     assert "object gone" in results[0].error
     assert sql("SELECT status, COUNT(*) FROM load_ledger GROUP BY status") == [("loaded", 1)]
+
+
+def _rows_per_partition(sql) -> dict[str, int]:
+    rows = sql("SELECT tableoid::regclass::text, COUNT(*) FROM scored_transactions GROUP BY 1")
+    return {name.rsplit(".", 1)[-1]: n for name, n in rows}
+
+
+def test_rows_land_in_their_day_partition_and_any_other_day_in_the_default(warehouse, sql):
+    root = Path(warehouse.lake_root)
+    processed_files(root, rows=900, hours=3, seed=5)  # event_date=2026-03-02, hours 17-19
+    next_day = START_MS + 86_400_000
+    odd = root / "processed" / "backfill" / "part-odd-0-0"  # a key without event_date=
+    odd.parent.mkdir(parents=True)
+    pq.write_table(processed_rows(50, next_day, 60_000, 30, seed=6, first_id=10**8), odd)
+
+    assert loader_for(warehouse).run_once().count("loaded") == 4
+
+    assert _rows_per_partition(sql) == {
+        "scored_transactions_20260302": 900,
+        "scored_transactions_default": 50,
+    }
+    # that day's own file comes later: its partition cannot be cut out of a default that
+    # already holds rows of the day, so its rows join them there: loaded, not refused
+    late = root / "processed" / "event_date=2026-03-03" / "hour=17" / "part-late-0-0"
+    late.parent.mkdir(parents=True)
+    pq.write_table(processed_rows(40, next_day, 60_000, 30, seed=7, first_id=2 * 10**8), late)
+    assert loader_for(warehouse).run_once().count("loaded") == 1
+    assert _rows_per_partition(sql)["scored_transactions_default"] == 90
+    assert sql("SELECT COUNT(*) FROM scored_transactions")[0][0] == 990
