@@ -129,6 +129,8 @@ class Loader:
         self._session = None
 
     def close(self) -> None:
+        if hasattr(self.method, "close"):
+            self.method.close()  # stops a read-ahead thread
         self._drop_session()
 
     def _retrying(self, fn, what: str):
@@ -169,8 +171,11 @@ class Loader:
 
     # ------------------------------------------------------------ loading
 
-    def load(self, obj: LakeObject) -> LoadResult:
-        """Load one object version exactly once (retrying while the warehouse is down)."""
+    def load(self, obj: LakeObject, next_obj: LakeObject | None = None) -> LoadResult:
+        """Load one object version exactly once (retrying while the warehouse is down).
+
+        `next_obj`, the object loaded after this one, may be read ahead meanwhile.
+        """
         target = self.target_of(obj)
         if target is None:
             raise ValueError(
@@ -181,6 +186,7 @@ class Loader:
         day = day_of_key(obj.key) if target is SCORED else None
         if day is not None:
             self._retrying(lambda s: self.partitions.ensure(s, day), f"partition {day}")
+        self._read_ahead(next_obj)
         result = self._retrying(lambda s: self._load_once(s, obj, target), f"load {obj.key}")
         if result.status == ledger.LOADED and target is SCORED:
             self._summarize_brin(day)
@@ -229,6 +235,15 @@ class Loader:
         return LoadResult(
             obj, target.table, ledger.LOADED, stats.rows, copy_s=t1 - t0, rollup_s=t2 - t1
         )
+
+    def _read_ahead(self, obj: LakeObject | None) -> None:
+        """Let the method start reading `obj` while the server takes the current object."""
+        target = self.target_of(obj) if obj is not None else None
+        if target is None or not hasattr(self.method, "prefetch"):
+            return
+        columns = self._columns.get(target.stage)
+        if columns is not None:  # known after the first load of that kind
+            self.method.prefetch(self.lake, obj, target, columns, ledger.load_id_for(obj))
 
     def _summarize_brin(self, day) -> None:
         """PostgreSQL: summarise the BRIN ranges new rows filled (see 0007_local_indexes), in
@@ -298,8 +313,9 @@ class Loader:
     def run_once(self) -> LoadReport:
         """Load every pending object once; returns what happened to each."""
         report = LoadReport()
-        for obj in self.pending():
-            report.results.append(self.load(obj))
+        pending = self.pending()
+        for i, obj in enumerate(pending):
+            report.results.append(self.load(obj, pending[i + 1] if i + 1 < len(pending) else None))
         return report
 
     def watch(self, stop: threading.Event | None = None, max_polls: int = 0) -> LoadReport:

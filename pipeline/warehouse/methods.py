@@ -159,6 +159,40 @@ class PostgresStdinCopy:
 
     def __init__(self, batch_rows: int = 65536):
         self.batch_rows = batch_rows
+        # the next object's batches, read and encoded while the current one loads
+        self._ahead: tuple[LakeObject, Prefetch, LoadStats] | None = None
+
+    def prefetch(self, lake, obj, target, columns, load_id) -> None:
+        """Start reading and encoding `obj` now: the caller loads it next.
+
+        Reading has no side effect, so the object's exactly-once load is untouched: its
+        rows still go in inside its own load transaction, and an error found while
+        reading (ObjectRejected, ObjectGone) is raised there, in order.
+        """
+        self._drop_ahead()
+        if target.fmt == "parquet":
+            stats = LoadStats()
+            batches = parquet_batches(lake, obj, columns, self.batch_rows)
+            self._ahead = (obj, Prefetch(self._encoded(batches, load_id, stats), 2), stats)
+
+    def close(self) -> None:
+        self._drop_ahead()
+
+    def _drop_ahead(self) -> None:
+        if self._ahead is not None:
+            self._ahead[1].close()
+            self._ahead = None
+
+    def _take_ahead(self, lake, obj, columns, load_id) -> tuple[Prefetch, LoadStats]:
+        """The prefetched batches of `obj`, or a fresh reader (a retry never reuses one)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == obj:
+            return ahead[1], ahead[2]
+        if ahead is not None:
+            ahead[1].close()
+        stats = LoadStats()
+        batches = parquet_batches(lake, obj, columns, self.batch_rows)
+        return Prefetch(self._encoded(batches, load_id, stats), 2), stats
 
     def load(self, session, lake, obj, target, columns, load_id) -> LoadStats:
         import psycopg
@@ -171,20 +205,21 @@ class PostgresStdinCopy:
             raise ObjectRejected(f"rejected by the warehouse: {exc}") from exc
 
     def _parquet(self, session, lake, obj, target, columns, load_id) -> LoadStats:
-        stats = LoadStats()
         names = [c for c, _ in columns]
         sql = (
             f"COPY {target.table} ({', '.join(names)}, event_time, load_id)"
             " FROM STDIN (FORMAT binary)"
         )
-        batches = parquet_batches(lake, obj, columns, self.batch_rows)
-        encoded = self._encoded(batches, load_id, stats)
+        encoded, stats = self._take_ahead(lake, obj, columns, load_id)
         cur = session.cursor()
-        with cur.copy(sql) as cp:
-            cp.write(pgbinary.HEADER)
-            for buf in prefetched(encoded, depth=2):
-                cp.write(buf)
-            cp.write(pgbinary.TRAILER)
+        try:
+            with cur.copy(sql) as cp:
+                cp.write(pgbinary.HEADER)
+                for buf in encoded:
+                    cp.write(buf)
+                cp.write(pgbinary.TRAILER)
+        finally:
+            encoded.close()
         return stats
 
     @staticmethod
@@ -224,48 +259,54 @@ class PostgresStdinCopy:
 _DONE = object()
 
 
-def prefetched(items: Iterable, depth: int) -> Iterator:
-    """`items`, produced by a thread of their own up to `depth` ahead of the consumer.
+class Prefetch:
+    """Iterates `items`, produced by a thread of its own up to `depth` items ahead.
 
     Reading Parquet and encoding (pyarrow, numpy: the GIL is released) then overlaps with
-    the server taking the previous batch. An exception in the producer is raised here, in
-    order; a consumer that stops early (its COPY failed) stops the producer too.
+    the server taking the previous batch, or the previous object. An exception in the
+    producer is raised to the consumer, in order; `close()` stops the producer (a consumer
+    whose COPY failed, or an object that is not loaded after all).
     """
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
 
-    def put(item) -> bool:
-        while not stop.is_set():
+    def __init__(self, items: Iterable, depth: int):
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._produce, args=(items,), name="copy-encoder", daemon=True
+        )
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
             try:
-                q.put(item, timeout=0.1)
+                self._q.put(item, timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def produce() -> None:
+    def _produce(self, items: Iterable) -> None:
         try:
             for item in items:
-                if not put((item, None)):
+                if not self._put((item, None)):
                     return
         except BaseException as exc:  # handed to the consumer, raised there
-            put((None, exc))
+            self._put((None, exc))
             return
-        put((_DONE, None))
+        self._put((_DONE, None))
 
-    thread = threading.Thread(target=produce, name="copy-encoder", daemon=True)
-    thread.start()
-    try:
+    def __iter__(self) -> Iterator:
         while True:
-            item, exc = q.get()
+            item, exc = self._q.get()
             if exc is not None:
                 raise exc
             if item is _DONE:
                 return
             yield item
-    finally:
-        stop.set()
-        thread.join()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def create_temp_stage(session: Session, target: Target) -> None:
