@@ -29,9 +29,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pipeline.config import PROJECT_ROOT, PipelineConfig
+from pipeline.warehouse import pgbinary
 from pipeline.warehouse.lake import LocalLake
 from pipeline.warehouse.loader import Loader
-from pipeline.warehouse.methods import SCORED, stage_columns
+from pipeline.warehouse.methods import SCORED, LoadStats, PostgresStdinCopy, stage_columns
 from pipeline.warehouse.migrate import migrate
 from pipeline.warehouse.session import open_session
 from pipeline.warehouse.synthetic import write_hourly_files
@@ -100,7 +101,8 @@ def _generate(rows: int, days: int, wallets: int) -> tuple[Path, datetime]:
 
 
 def _baselines(session, lake: LocalLake, rows: int) -> dict[str, float]:
-    """rows/s of executemany INSERT and of a text CSV COPY on the first `rows` rows."""
+    """rows/s of executemany INSERT, a text CSV COPY and the loader's binary COPY step
+    alone (no rollups, ledger or commit) on the first `rows` rows."""
     columns = stage_columns(session, SCORED.stage)
     names = [c for c, _ in columns]
     tables, have = [], 0
@@ -130,6 +132,16 @@ def _baselines(session, lake: LocalLake, rows: int) -> dict[str, float]:
     with cur.copy(f"COPY scored_transactions ({cols}) FROM STDIN (FORMAT csv)") as cp:
         cp.write(buf.getbuffer())
     out["text COPY (pyarrow CSV)"] = table.num_rows / (time.perf_counter() - t0)
+    session.rollback()
+    # the loader's own COPY step alone (wallet-sorted binary, one stream), same rows
+    t0 = time.perf_counter()
+    stats = LoadStats()
+    with cur.copy(f"COPY scored_transactions ({cols}) FROM STDIN (FORMAT binary)") as cp:
+        cp.write(pgbinary.HEADER)
+        for buf in PostgresStdinCopy._encoded([table.select(names)], 0, stats):
+            cp.write(buf)
+        cp.write(pgbinary.TRAILER)
+    out["binary COPY (loader's encoding)"] = table.num_rows / (time.perf_counter() - t0)
     session.rollback()
     return out
 
