@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from pipeline.config import PROJECT_ROOT, PipelineConfig
 from pipeline.warehouse import pgbinary
 from pipeline.warehouse.lake import LocalLake
-from pipeline.warehouse.loader import Loader
+from pipeline.warehouse.loader import Loader, LoadReport
 from pipeline.warehouse.methods import SCORED, LoadStats, PostgresStdinCopy, stage_columns
 from pipeline.warehouse.migrate import migrate
 from pipeline.warehouse.session import open_session
@@ -160,6 +160,22 @@ def _proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _load_in_quarters(loader: Loader, backend: int) -> tuple[LoadReport, list[float]]:
+    """`loader.run_once()`, also returning the backend's CPU µs per row in each quarter."""
+    report = LoadReport()
+    pending = loader.pending()
+    quarters, rows, cpu0 = [], 0, _proc_cpu_s(backend)
+    for i, obj in enumerate(pending):
+        result = loader.load(obj, pending[i + 1] if i + 1 < len(pending) else None)
+        report.results.append(result)
+        rows += result.rows
+        if (i + 1) * 4 // len(pending) > i * 4 // len(pending) and rows:
+            cpu = _proc_cpu_s(backend)
+            quarters.append((cpu - cpu0) * 1e6 / rows)
+            rows, cpu0 = 0, cpu
+    return report, quarters
+
+
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
@@ -206,7 +222,7 @@ def run_bench(cfg: PipelineConfig, args) -> int:
     loader.session().commit()
     server_cpu0, client_cpu0 = _proc_cpu_s(backend), _self_cpu_s()
     t0 = time.perf_counter()
-    report = loader.run_once()
+    report, quarters = _load_in_quarters(loader, backend)
     load_s = time.perf_counter() - t0
     server_cpu, client_cpu = _proc_cpu_s(backend) - server_cpu0, _self_cpu_s() - client_cpu0
     loader.close()
@@ -231,6 +247,12 @@ def run_bench(cfg: PipelineConfig, args) -> int:
             f" = {loaded / (client_cpu + server_cpu):,.0f} rows per CPU-second"
             f" (~{loaded / max(client_cpu, server_cpu):,.0f} rows/s with a free core each)"
         )
+
+    print(
+        "  PostgreSQL CPU per row by quarter of the load (flat = no growth with table size): "
+        + " / ".join(f"{q:.1f}" for q in quarters)
+        + " µs"
+    )
 
     baselines = _baselines(session, lake, args.baseline_rows)
     print(f"baselines on {args.baseline_rows:,} rows (same table and indexes, rolled back):")
