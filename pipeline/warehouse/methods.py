@@ -159,37 +159,34 @@ class PostgresStdinCopy:
 
     def __init__(self, batch_rows: int = 65536):
         self.batch_rows = batch_rows
-        # the next object's batches, read and encoded while the current one loads
-        self._ahead: tuple[LakeObject, Prefetch, LoadStats] | None = None
+        # objects read and encoded ahead (the current one and the next), oldest first
+        self._ahead: dict[LakeObject, tuple[Prefetch, LoadStats]] = {}
 
     def prefetch(self, lake, obj, target, columns, load_id) -> None:
-        """Start reading and encoding `obj` now: the caller loads it next.
+        """Start reading and encoding `obj` now: the caller loads it after the current one.
 
         Reading has no side effect, so the object's exactly-once load is untouched: its
         rows still go in inside its own load transaction, and an error found while
         reading (ObjectRejected, ObjectGone) is raised there, in order.
         """
-        self._drop_ahead()
-        if target.fmt == "parquet":
-            stats = LoadStats()
-            batches = parquet_batches(lake, obj, columns, self.batch_rows)
-            self._ahead = (obj, Prefetch(self._encoded(batches, load_id, stats), 2), stats)
+        if target.fmt != "parquet" or obj in self._ahead:
+            return
+        stats = LoadStats()
+        batches = parquet_batches(lake, obj, columns, self.batch_rows)
+        self._ahead[obj] = (Prefetch(self._encoded(batches, load_id, stats), 2), stats)
+        while len(self._ahead) > 2:  # the caller skipped one: stop reading it
+            self._ahead.pop(next(iter(self._ahead)))[0].close()
 
     def close(self) -> None:
-        self._drop_ahead()
-
-    def _drop_ahead(self) -> None:
-        if self._ahead is not None:
-            self._ahead[1].close()
-            self._ahead = None
+        for prefetch, _ in self._ahead.values():
+            prefetch.close()
+        self._ahead.clear()
 
     def _take_ahead(self, lake, obj, columns, load_id) -> tuple[Prefetch, LoadStats]:
-        """The prefetched batches of `obj`, or a fresh reader (a retry never reuses one)."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead[0] == obj:
-            return ahead[1], ahead[2]
+        """The batches read ahead for `obj`, or a fresh reader (a retry never reuses one)."""
+        ahead = self._ahead.pop(obj, None)
         if ahead is not None:
-            ahead[1].close()
+            return ahead
         stats = LoadStats()
         batches = parquet_batches(lake, obj, columns, self.batch_rows)
         return Prefetch(self._encoded(batches, load_id, stats), 2), stats

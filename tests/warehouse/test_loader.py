@@ -217,3 +217,24 @@ def test_rows_land_in_their_day_partition_and_any_other_day_in_the_default(wareh
     assert loader_for(warehouse).run_once().count("loaded") == 1
     assert _rows_per_partition(sql)["scored_transactions_default"] == 90
     assert sql("SELECT COUNT(*) FROM scored_transactions")[0][0] == 990
+
+
+def test_read_ahead_reads_each_object_once_and_loads_it_in_its_own_transaction(warehouse, sql):
+    root = Path(warehouse.lake_root)
+    files = processed_files(root, rows=1500, hours=5, seed=8)
+    reads: list[str] = []
+
+    class CountingLake(LocalLake):
+        def read(self, obj):
+            reads.append(obj.key)
+            return super().read(obj)
+
+    loader = Loader(warehouse, CountingLake(root))
+    report = loader.run_once()
+    loader.close()
+
+    assert report.count("loaded") == 5
+    assert sorted(reads) == sorted(f.relative_to(root).as_posix() for f in files)
+    ledger = sql("SELECT row_count FROM load_ledger WHERE status = 'loaded' ORDER BY object_key")
+    assert [n for (n,) in ledger] == [pq.read_metadata(f).num_rows for f in sorted(files)]
+    assert sql("SELECT COUNT(*), COUNT(DISTINCT tx_id) FROM scored_transactions") == [(1500, 1500)]
