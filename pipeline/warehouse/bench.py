@@ -225,6 +225,10 @@ def run_bench(cfg: PipelineConfig, args) -> int:
     report, quarters = _load_in_quarters(loader, backend)
     load_s = time.perf_counter() - t0
     server_cpu, client_cpu = _proc_cpu_s(backend) - server_cpu0, _self_cpu_s() - client_cpu0
+    if loader.session().query("SELECT pg_backend_pid()")[0][0] != backend:
+        print("note: the loader reconnected during the load (warehouse restarted?): the")
+        print("      PostgreSQL CPU figures below cover only the first connection")
+    loader.session().commit()
     loader.close()
     loaded = report.rows
     copy_s = sum(r.copy_s for r in report.results)
