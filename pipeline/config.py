@@ -164,12 +164,9 @@ class WarehouseConfig:
     schema: str
     connect_timeout_s: int
     iam_role: str
-    lake_root: str  # local folder or s3://bucket[/prefix]
-    processed_prefix: str
     alerts_prefix: str
-    quarantine_prefix: str
+    quarantine_prefix: str  # the warehouse's own, beside the lake's zones
     manifest_prefix: str
-    s3_endpoint_url: str
     poll_interval_s: float
     retry_initial_backoff_s: float
     retry_max_backoff_s: float
@@ -177,6 +174,30 @@ class WarehouseConfig:
     copy_batch_rows: int
     pgbouncer_port: int
     redshift_sslmode: str  # verify-full | verify-ca | disable
+    # The lake the loader reads is the lake the job writes: these come from [sink]
+    # (`lake_facts`), not from keys of [warehouse], so each fact has one place.
+    lake_root: str  # sink.s3_root (sink.kind = s3) or sink.output_dir (local)
+    processed_prefix: str  # sink.processed_prefix + "/"
+    s3_endpoint_url: str  # sink.s3_endpoint
+    s3_path_style: bool  # sink.s3_path_style_access
+
+
+def lake_facts(sink: SinkConfig) -> dict[str, Any]:
+    """The [warehouse] fields that [sink] holds: where the job's lake is and how to reach it."""
+    return {
+        "lake_root": sink.s3_root if sink.kind == "s3" else sink.output_dir,
+        "processed_prefix": sink.processed_prefix.strip("/") + "/",
+        "s3_endpoint_url": sink.s3_endpoint,
+        "s3_path_style": sink.s3_path_style_access,
+    }
+
+
+# Keys that moved to [sink]: setting the old variable is an error, not silently ignored.
+_MOVED_ENV = {
+    "FRAUD_WAREHOUSE_LAKE_ROOT": "FRAUD_SINK_KIND + FRAUD_SINK_S3_ROOT / FRAUD_SINK_OUTPUT_DIR",
+    "FRAUD_WAREHOUSE_PROCESSED_PREFIX": "FRAUD_SINK_PROCESSED_PREFIX",
+    "FRAUD_WAREHOUSE_S3_ENDPOINT_URL": "FRAUD_SINK_S3_ENDPOINT",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +316,9 @@ def effective_values(
     """Every dotted key with the value in force after the environment and `overrides`."""
     flat = config_keys(defaults_file)
     env = os.environ if environ is None else environ
+    moved = [f"{name} (now {where})" for name, where in _MOVED_ENV.items() if name in env]
+    if moved:
+        raise ConfigError(f"the loader reads the job's lake from [sink]: unset {', '.join(moved)}")
     for dotted in list(flat):
         name = env_var_name(dotted)
         if name in env:
@@ -377,9 +401,12 @@ def _construct(cls: type, values: dict[str, Any], where: str):
 
 
 def _build(flat: Mapping[str, Any]) -> PipelineConfig:
-    sections = {
-        name: _construct(cls, _section(flat, name + "."), name) for name, cls in _SECTIONS.items()
-    }
+    sections: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        values = _section(flat, name + ".")
+        if name == "warehouse":
+            values.update(lake_facts(sections["sink"]))
+        sections[name] = _construct(cls, values, name)
     detectors = {}
     for rule_id, cls in CONFIG_CLASSES.items():
         detectors[rule_id] = _construct(
@@ -453,6 +480,7 @@ def _check(cfg: PipelineConfig) -> None:
         )
     if cfg.warehouse.retry_initial_backoff_s <= 0 or cfg.warehouse.retry_max_attempts < 0:
         raise ConfigError("warehouse.retry_*: backoff must be > 0 and max_attempts >= 0")
+    _check_warehouse_prefixes(cfg)
     if cfg.rules.watermark_out_of_orderness_ms < 0:
         raise ConfigError("rules.watermark_out_of_orderness_ms must be >= 0")
     lateness = cfg.validation.allowed_lateness_ms
@@ -469,6 +497,23 @@ def _check(cfg: PipelineConfig) -> None:
         cap = getattr(det, "max_entries", None)
         if need and cap and cap < need:
             raise ConfigError(f"detectors.{rule_id}: max_entries {cap} < the count {need} it needs")
+
+
+def _check_warehouse_prefixes(cfg: PipelineConfig) -> None:
+    """The warehouse's quarantine is a place of its own, not inside a zone of the job."""
+    q = cfg.warehouse.quarantine_prefix
+    s = cfg.sink
+    zones = [p.strip("/") + "/" for p in (s.raw_prefix, s.processed_prefix, s.quarantine_prefix)]
+    zones.append(cfg.warehouse.alerts_prefix.strip("/") + "/")
+    if not q.endswith("/") or q.startswith((".", "_", "/")):
+        raise ConfigError(
+            f"warehouse.quarantine_prefix must be a visible folder ending in '/', not {q!r}"
+        )
+    inside = [z for z in zones if q.startswith(z) or z.startswith(q)]
+    if inside:
+        raise ConfigError(
+            f"warehouse.quarantine_prefix {q!r} overlaps the lake's {inside}: give it its own"
+        )
 
 
 def _port_range(spec: str) -> set[int]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from pipeline.config import PipelineConfig, WarehouseConfig
+from pipeline.config import WarehouseConfig
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class LocalLake:
 
 
 class S3Lake:
-    def __init__(self, root: str, endpoint_url: str = "", client=None):
+    def __init__(self, root: str, endpoint_url: str = "", client=None, path_style: bool = False):
         if not root.startswith("s3://"):
             raise ValueError(f"not an s3:// lake root: {root!r}")
         bucket, _, prefix = root[len("s3://") :].partition("/")
@@ -112,8 +112,14 @@ class S3Lake:
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         if client is None:
             import boto3
+            from botocore.config import Config
 
-            client = boto3.client("s3", endpoint_url=endpoint_url or None)
+            style = "path" if path_style else "auto"
+            client = boto3.client(
+                "s3",
+                endpoint_url=endpoint_url or None,
+                config=Config(s3={"addressing_style": style}),
+            )
         self.client = client
 
     def uri(self, key: str) -> str:
@@ -167,10 +173,11 @@ class S3Lake:
         return self.uri(key)
 
 
-def open_lake(wcfg: WarehouseConfig, cfg: PipelineConfig | None = None) -> Lake:
-    """The lake `warehouse.lake_root` names (relative folders resolve from the project root)."""
+def open_lake(wcfg: WarehouseConfig) -> Lake:
+    """The job's lake as [sink] describes it (`lake_root`, endpoint and path style come from
+    there; see config.lake_facts). Relative folders resolve from the project root."""
     if wcfg.lake_root.startswith("s3://"):
-        return S3Lake(wcfg.lake_root, wcfg.s3_endpoint_url)
+        return S3Lake(wcfg.lake_root, wcfg.s3_endpoint_url, path_style=wcfg.s3_path_style)
     root = Path(wcfg.lake_root)
     if not root.is_absolute():
         from pipeline.config import PROJECT_ROOT

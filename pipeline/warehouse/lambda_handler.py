@@ -1,8 +1,9 @@
 """AWS Lambda entry point: load the objects of S3 ObjectCreated events into the warehouse.
 
 Handler: `pipeline.warehouse.lambda_handler.handler`. Same Loader (ledger, transaction,
-quarantine) as the daemon; configuration from the FRAUD_WAREHOUSE_* environment
-(`warehouse.lake_root` = s3://<bucket>[/prefix], kind = redshift, iam_role, host …).
+quarantine) as the daemon; configuration from the FRAUD_* environment: the lake from
+[sink] (FRAUD_SINK_KIND=s3, FRAUD_SINK_S3_ROOT = s3://<bucket>[/prefix], FRAUD_SINK_S3_ENDPOINT
+"" on AWS), the warehouse from FRAUD_WAREHOUSE_* (kind = redshift, iam_role, host …).
 Only committed objects under the processed / alerts prefixes are loaded; in-progress or
 pending part files, markers and other prefixes are ignored. A warehouse that stays down
 for `warehouse.retry_max_attempts` makes the invocation fail, so Lambda retries the event
@@ -17,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from pipeline.config import load_config
-from pipeline.warehouse.lake import S3Lake, is_committed
+from pipeline.warehouse.lake import S3Lake, is_committed, open_lake
 from pipeline.warehouse.loader import Loader
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,12 @@ def _get_loader() -> Loader:
     global _loader
     if _loader is None:
         cfg = load_config().warehouse
-        _loader = Loader(cfg, S3Lake(cfg.lake_root, cfg.s3_endpoint_url))
+        lake = open_lake(cfg)
+        if not isinstance(lake, S3Lake):
+            raise ValueError(
+                f"the Lambda loader needs an S3 lake (sink.kind = s3), not {lake.root}"
+            )
+        _loader = Loader(cfg, lake)
     return _loader
 
 

@@ -36,6 +36,7 @@ from pipeline.warehouse.methods import (
     epoch_ms_to_datetime,
     stage_columns,
 )
+from pipeline.warehouse.partitions import DayPartitions, day_of_key
 from pipeline.warehouse.session import Session, open_session
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class Loader:
         self.backoff = backoff or Backoff.from_config(cfg)
         self._session: Session | None = None
         self._columns: dict[str, list[tuple[str, str]]] = {}
-        self._brin: list[str] = []
+        self.partitions = DayPartitions(SCORED.table)
         self._fault_at = int(os.environ.get(FAULT_KILL_BEFORE_COMMIT, "0") or 0)
         self._loaded_here = 0
 
@@ -128,6 +129,8 @@ class Loader:
         self._session = None
 
     def close(self) -> None:
+        if hasattr(self.method, "close"):
+            self.method.close()  # stops a read-ahead thread
         self._drop_session()
 
     def _retrying(self, fn, what: str):
@@ -168,8 +171,11 @@ class Loader:
 
     # ------------------------------------------------------------ loading
 
-    def load(self, obj: LakeObject) -> LoadResult:
-        """Load one object version exactly once (retrying while the warehouse is down)."""
+    def load(self, obj: LakeObject, next_obj: LakeObject | None = None) -> LoadResult:
+        """Load one object version exactly once (retrying while the warehouse is down).
+
+        `next_obj`, the object loaded after this one, may be read ahead meanwhile.
+        """
         target = self.target_of(obj)
         if target is None:
             raise ValueError(
@@ -177,9 +183,13 @@ class Loader:
                 f"nor {self.cfg.alerts_prefix!r}"
             )
         started = time.perf_counter()
+        day = day_of_key(obj.key) if target is SCORED else None
+        if day is not None:
+            self._retrying(lambda s: self.partitions.ensure(s, day), f"partition {day}")
+        self._read_ahead(next_obj)
         result = self._retrying(lambda s: self._load_once(s, obj, target), f"load {obj.key}")
         if result.status == ledger.LOADED and target is SCORED:
-            self._summarize_brin()
+            self._summarize_brin(day)
         result.seconds = time.perf_counter() - started
         log.info(
             "%s %s: %s rows=%d %.2fs%s",
@@ -226,8 +236,18 @@ class Loader:
             obj, target.table, ledger.LOADED, stats.rows, copy_s=t1 - t0, rollup_s=t2 - t1
         )
 
-    def _summarize_brin(self) -> None:
-        """PostgreSQL: summarise the BRIN ranges new rows filled (see 0007_local_indexes).
+    def _read_ahead(self, obj: LakeObject | None) -> None:
+        """Let the method start reading `obj` while the server takes the current object."""
+        target = self.target_of(obj) if obj is not None else None
+        if target is None or not hasattr(self.method, "prefetch"):
+            return
+        columns = self._columns.get(target.stage)
+        if columns is not None:  # known after the first load of that kind
+            self.method.prefetch(self.lake, obj, target, columns, ledger.load_id_for(obj))
+
+    def _summarize_brin(self, day) -> None:
+        """PostgreSQL: summarise the BRIN ranges new rows filled (see 0007_local_indexes), in
+        the tables the rows went to (the day's partition, the default one).
 
         After the commit, in a short transaction of its own: summarising takes a lock that
         autovacuum's own summarising / ANALYZE also takes, so it gives up after 200 ms
@@ -238,17 +258,19 @@ class Loader:
             session = self.session()
             if session.dialect != "postgres":
                 return
-            if not self._brin:
-                cur = session.execute_native(
-                    "SELECT i.indexrelid::regclass::text FROM pg_index i"
-                    " JOIN pg_class c ON c.oid = i.indexrelid"
-                    " JOIN pg_am am ON am.oid = c.relam"
-                    " WHERE am.amname = 'brin' AND c.relnamespace = %s::regnamespace",
-                    (session.schema,),
-                )
-                self._brin = [r[0] for r in cur.fetchall()]
+            tables = self.partitions.tables(session, day)
+            cur = session.execute_native(
+                "SELECT i.indexrelid::regclass::text FROM pg_index i"
+                " JOIN pg_class c ON c.oid = i.indexrelid"
+                " JOIN pg_class t ON t.oid = i.indrelid"
+                " JOIN pg_am am ON am.oid = c.relam"
+                " WHERE am.amname = 'brin' AND c.relkind = 'i'"
+                " AND t.relnamespace = %s::regnamespace AND t.relname = ANY(%s)",
+                (session.schema, tables),
+            )
+            brin = [r[0] for r in cur.fetchall()]
             session.execute_native("SET LOCAL lock_timeout = '200ms'")
-            for index in self._brin:
+            for index in brin:
                 session.execute_native("SELECT brin_summarize_new_values(%s::regclass)", (index,))
             session.commit()
         except Exception as exc:
@@ -291,8 +313,9 @@ class Loader:
     def run_once(self) -> LoadReport:
         """Load every pending object once; returns what happened to each."""
         report = LoadReport()
-        for obj in self.pending():
-            report.results.append(self.load(obj))
+        pending = self.pending()
+        for i, obj in enumerate(pending):
+            report.results.append(self.load(obj, pending[i + 1] if i + 1 < len(pending) else None))
         return report
 
     def watch(self, stop: threading.Event | None = None, max_polls: int = 0) -> LoadReport:

@@ -1,7 +1,8 @@
 """How an object's rows get into the warehouse: one class per load method.
 
 * `PostgresStdinCopy` (local stand-in, psycopg): Parquet is streamed in Arrow batches,
-  encoded as binary COPY tuples (`pgbinary.py`) and sent through one
+  sorted by wallet, encoded as binary COPY tuples (`pgbinary.py`) by a reader thread while
+  the server takes the previous batch, and sent through one
   `COPY ... FROM STDIN (FORMAT binary)` straight into the target.
 * `RedshiftS3Copy` (Redshift, redshift-connector): `COPY <temp stage> FROM '<manifest>'
   IAM_ROLE ... FORMAT AS PARQUET MANIFEST` (a manifest names exactly one object: COPY FROM
@@ -17,7 +18,9 @@ object itself is bad (unreadable, wrong columns, values the warehouse refuses).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -156,6 +159,37 @@ class PostgresStdinCopy:
 
     def __init__(self, batch_rows: int = 65536):
         self.batch_rows = batch_rows
+        # objects read and encoded ahead (the current one and the next), oldest first
+        self._ahead: dict[LakeObject, tuple[Prefetch, LoadStats]] = {}
+
+    def prefetch(self, lake, obj, target, columns, load_id) -> None:
+        """Start reading and encoding `obj` now: the caller loads it after the current one.
+
+        Reading has no side effect, so the object's exactly-once load is untouched: its
+        rows still go in inside its own load transaction, and an error found while
+        reading (ObjectRejected, ObjectGone) is raised there, in order.
+        """
+        if target.fmt != "parquet" or obj in self._ahead:
+            return
+        stats = LoadStats()
+        batches = parquet_batches(lake, obj, columns, self.batch_rows)
+        self._ahead[obj] = (Prefetch(self._encoded(batches, load_id, stats), 2), stats)
+        while len(self._ahead) > 2:  # the caller skipped one: stop reading it
+            self._ahead.pop(next(iter(self._ahead)))[0].close()
+
+    def close(self) -> None:
+        for prefetch, _ in self._ahead.values():
+            prefetch.close()
+        self._ahead.clear()
+
+    def _take_ahead(self, lake, obj, columns, load_id) -> tuple[Prefetch, LoadStats]:
+        """The batches read ahead for `obj`, or a fresh reader (a retry never reuses one)."""
+        ahead = self._ahead.pop(obj, None)
+        if ahead is not None:
+            return ahead
+        stats = LoadStats()
+        batches = parquet_batches(lake, obj, columns, self.batch_rows)
+        return Prefetch(self._encoded(batches, load_id, stats), 2), stats
 
     def load(self, session, lake, obj, target, columns, load_id) -> LoadStats:
         import psycopg
@@ -168,27 +202,42 @@ class PostgresStdinCopy:
             raise ObjectRejected(f"rejected by the warehouse: {exc}") from exc
 
     def _parquet(self, session, lake, obj, target, columns, load_id) -> LoadStats:
-        stats = LoadStats()
         names = [c for c, _ in columns]
         sql = (
             f"COPY {target.table} ({', '.join(names)}, event_time, load_id)"
             " FROM STDIN (FORMAT binary)"
         )
+        encoded, stats = self._take_ahead(lake, obj, columns, load_id)
         cur = session.cursor()
-        with cur.copy(sql) as cp:
-            cp.write(pgbinary.HEADER)
-            for tbl in parquet_batches(lake, obj, columns, self.batch_rows):
-                ms = tbl.column("event_time_ms")
-                mm = pc.min_max(ms).as_py()
-                stats.see(mm["min"], mm["max"])
-                stats.rows += tbl.num_rows
-                tbl = tbl.append_column("event_time", pc.cast(ms, pa.timestamp("ms")))
-                tbl = tbl.append_column(
-                    "load_id", pa.array(np.full(tbl.num_rows, load_id, dtype=np.int64))
-                )
-                cp.write(pgbinary.encode_table(tbl))
-            cp.write(pgbinary.TRAILER)
+        try:
+            with cur.copy(sql) as cp:
+                cp.write(pgbinary.HEADER)
+                for buf in encoded:
+                    cp.write(buf)
+                cp.write(pgbinary.TRAILER)
+        finally:
+            encoded.close()
         return stats
+
+    @staticmethod
+    def _encoded(batches: Iterable[pa.Table], load_id: int, stats: LoadStats) -> Iterator:
+        for tbl in batches:
+            ms = tbl.column("event_time_ms")
+            mm = pc.min_max(ms).as_py()
+            stats.see(mm["min"], mm["max"])
+            stats.rows += tbl.num_rows
+            # In wallet order, the rows' inserts into the (wallet_id, event_time) btree walk
+            # its leaf pages in order instead of at random: a quarter less server CPU per
+            # row. Heap order within a batch (at most one file's time span) stops following
+            # time; the time BRIN indexes stay exact at that granularity.
+            tbl = tbl.sort_by([("wallet_id", "ascending"), ("event_time_ms", "ascending")])
+            tbl = tbl.append_column(
+                "event_time", pc.cast(tbl.column("event_time_ms"), pa.timestamp("ms"))
+            )
+            tbl = tbl.append_column(
+                "load_id", pa.array(np.full(tbl.num_rows, load_id, dtype=np.int64))
+            )
+            yield pgbinary.encode_table(tbl)
 
     def _alerts(self, session, lake, obj, target, columns, load_id) -> LoadStats:
         stats = LoadStats()
@@ -202,6 +251,59 @@ class PostgresStdinCopy:
                 stats.see(t, t)
         stats.rows = move_stage(session, target, columns, load_id)
         return stats
+
+
+_DONE = object()
+
+
+class Prefetch:
+    """Iterates `items`, produced by a thread of its own up to `depth` items ahead.
+
+    Reading Parquet and encoding (pyarrow, numpy: the GIL is released) then overlaps with
+    the server taking the previous batch, or the previous object. An exception in the
+    producer is raised to the consumer, in order; `close()` stops the producer (a consumer
+    whose COPY failed, or an object that is not loaded after all).
+    """
+
+    def __init__(self, items: Iterable, depth: int):
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._produce, args=(items,), name="copy-encoder", daemon=True
+        )
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self, items: Iterable) -> None:
+        try:
+            for item in items:
+                if not self._put((item, None)):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put((None, exc))
+            return
+        self._put((_DONE, None))
+
+    def __iter__(self) -> Iterator:
+        while True:
+            item, exc = self._q.get()
+            if exc is not None:
+                raise exc
+            if item is _DONE:
+                return
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def create_temp_stage(session: Session, target: Target) -> None:

@@ -4,6 +4,16 @@ sqlglot parses Redshift and writes PostgreSQL once the Redshift-only physical de
 removed from the tree: DISTSTYLE / DISTKEY / SORTKEY table properties and ENCODE column
 constraints (FINDINGS.md). SUPER (semi-structured) becomes jsonb. Everything else (types,
 GETDATE(), DATEADD, '::' casts) sqlglot translates itself.
+
+One piece of the physical design is carried over instead of dropped: a table without a
+primary key whose sort key leads with a NOT NULL TIMESTAMP column (the time-series fact
+table) becomes `PARTITION BY RANGE (<that column>)` on PostgreSQL. Redshift skips blocks
+outside a time range with the sort key's zone maps and spreads a wallet's rows over slices;
+PostgreSQL gets the same pruning from time partitions, and, more important for loading,
+each partition's own (wallet_id, event_time) btree stays small enough to stay in memory
+while rows arrive in time order (one big wallet-ordered btree takes random inserts all
+over and slowed the loader ten-fold past a few million rows). `pipeline/warehouse/
+partitions.py` creates the day partitions; 0008_local_partitions.local.sql the default one.
 """
 
 from __future__ import annotations
@@ -68,13 +78,49 @@ def split_statements(sql: str) -> list[str]:
     return out
 
 
+def time_partition_column(tree: exp.Expression) -> str | None:
+    """The column a Redshift CREATE TABLE is range-partitioned by on PostgreSQL, if any.
+
+    The leading sort-key column when it is a NOT NULL TIMESTAMP and the table has no
+    primary key (PostgreSQL requires the partition column in every unique key).
+    """
+    if not isinstance(tree, exp.Create) or tree.args.get("kind") != "TABLE":
+        return None
+    schema = tree.this
+    if not isinstance(schema, exp.Schema):
+        return None
+    sort = next(tree.find_all(exp.SortKeyProperty), None)
+    if sort is None or not sort.this:
+        return None
+    lead = sort.this[0].name
+    if any(isinstance(e, exp.PrimaryKey) for e in schema.expressions):
+        return None
+    for col in schema.expressions:
+        if not isinstance(col, exp.ColumnDef):
+            continue
+        kinds = [type(c.args.get("kind")) for c in col.constraints]
+        if exp.PrimaryKeyColumnConstraint in kinds:
+            return None
+        if col.name == lead:
+            is_time = col.args.get("kind") is not None and col.args["kind"].this in (
+                exp.DataType.Type.TIMESTAMP,
+                exp.DataType.Type.DATETIME,
+            )
+            if not (is_time and exp.NotNullColumnConstraint in kinds):
+                return None
+    return lead
+
+
 @lru_cache(maxsize=256)
 def redshift_to_postgres(statement: str) -> str:
     """One Redshift statement as PostgreSQL (`%s` parameters pass through unchanged)."""
     # sqlglot would read %s as the modulo operator: protect the placeholders.
     marked = statement.replace("%s", "__param__")
     tree = sqlglot.parse_one(marked, read="redshift")
+    partition_by = time_partition_column(tree)
     out = tree.transform(_to_postgres_node).sql(dialect="postgres")
+    if partition_by:
+        out += f" PARTITION BY RANGE ({partition_by})"
     return out.replace("__param__", "%s")
 
 

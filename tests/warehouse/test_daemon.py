@@ -39,7 +39,7 @@ def test_daemon_loads_files_as_flink_commits_them_and_stops_on_sigterm(warehouse
         "--set",
         f"warehouse.schema={warehouse.schema}",
         "--set",
-        f"warehouse.lake_root={warehouse.lake_root}",
+        f"sink.output_dir={warehouse.lake_root}",
         "--set",
         "warehouse.poll_interval_s=0.3",
         "load",

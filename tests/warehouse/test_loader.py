@@ -119,7 +119,10 @@ def test_corrupt_object_is_quarantined_and_later_files_still_load(warehouse, sql
     assert "line 2: not JSON" in errors[str(bad_alerts.resolve())]
     copies = sql("SELECT quarantined_to FROM load_ledger WHERE status = 'quarantined'")
     for (copy,) in copies:
-        assert "/quarantine/warehouse/" in copy and Path(copy).is_file()
+        # the warehouse's own prefix beside the lake's zones, not the job's DLQ zone
+        assert copy.startswith(str((root / "warehouse-quarantine").resolve()) + "/")
+        assert Path(copy).is_file()
+    assert not (root / "quarantine").exists()
     # quarantined versions are not retried; a fixed object (new version) is
     assert loader_for(warehouse).run_once().results == []
     bad_alerts.write_text(bad_alerts.read_text().replace("{not json\n", ""))
@@ -185,3 +188,94 @@ def test_object_deleted_after_listing_is_skipped_not_quarantined(warehouse, sql)
     assert [r.status for r in results] == ["skipped", "loaded"]
     assert "object gone" in results[0].error
     assert sql("SELECT status, COUNT(*) FROM load_ledger GROUP BY status") == [("loaded", 1)]
+
+
+def _rows_per_partition(sql) -> dict[str, int]:
+    rows = sql("SELECT tableoid::regclass::text, COUNT(*) FROM scored_transactions GROUP BY 1")
+    return {name.rsplit(".", 1)[-1]: n for name, n in rows}
+
+
+def test_rows_land_in_their_day_partition_and_any_other_day_in_the_default(warehouse, sql):
+    root = Path(warehouse.lake_root)
+    processed_files(root, rows=900, hours=3, seed=5)  # event_date=2026-03-02, hours 17-19
+    next_day = START_MS + 86_400_000
+    odd = root / "processed" / "backfill" / "part-odd-0-0"  # a key without event_date=
+    odd.parent.mkdir(parents=True)
+    pq.write_table(processed_rows(50, next_day, 60_000, 30, seed=6, first_id=10**8), odd)
+
+    assert loader_for(warehouse).run_once().count("loaded") == 4
+
+    assert _rows_per_partition(sql) == {
+        "scored_transactions_20260302": 900,
+        "scored_transactions_default": 50,
+    }
+    # that day's own file comes later: its partition cannot be cut out of a default that
+    # already holds rows of the day, so its rows join them there: loaded, not refused
+    late = root / "processed" / "event_date=2026-03-03" / "hour=17" / "part-late-0-0"
+    late.parent.mkdir(parents=True)
+    pq.write_table(processed_rows(40, next_day, 60_000, 30, seed=7, first_id=2 * 10**8), late)
+    assert loader_for(warehouse).run_once().count("loaded") == 1
+    assert _rows_per_partition(sql)["scored_transactions_default"] == 90
+    assert sql("SELECT COUNT(*) FROM scored_transactions")[0][0] == 990
+
+
+def test_read_ahead_reads_each_object_once_and_loads_it_in_its_own_transaction(warehouse, sql):
+    root = Path(warehouse.lake_root)
+    files = processed_files(root, rows=1500, hours=5, seed=8)
+    reads: list[str] = []
+
+    class CountingLake(LocalLake):
+        def read(self, obj):
+            reads.append(obj.key)
+            return super().read(obj)
+
+    loader = Loader(warehouse, CountingLake(root))
+    report = loader.run_once()
+    loader.close()
+
+    assert report.count("loaded") == 5
+    assert sorted(reads) == sorted(f.relative_to(root).as_posix() for f in files)
+    ledger = sql("SELECT row_count FROM load_ledger WHERE status = 'loaded' ORDER BY object_key")
+    assert [n for (n,) in ledger] == [pq.read_metadata(f).num_rows for f in sorted(files)]
+    assert sql("SELECT COUNT(*), COUNT(DISTINCT tx_id) FROM scored_transactions") == [(1500, 1500)]
+
+
+_RECOMPUTE = """
+SELECT wallet_id, DATE_TRUNC('minute', event_time), COUNT(*),
+    SUM(CASE WHEN alerted THEN 1 ELSE 0 END), SUM(amount_usd),
+    SUM(CASE WHEN tx_type IN ('withdrawal', 'transfer') THEN amount_usd ELSE 0 END),
+    SUM(CASE WHEN tx_type = 'deposit' THEN amount_usd ELSE 0 END), MAX(score),
+    COUNT(DISTINCT counterparty_wallet)
+FROM scored_transactions GROUP BY 1, 2 ORDER BY 1, 2"""
+
+
+def test_every_rollup_column_equals_a_recompute_after_files_sharing_minutes(warehouse, sql):
+    root = Path(warehouse.lake_root)
+    processed_files(root, rows=3000, hours=2, seed=12)  # ~25 rows a minute over 300 wallets
+    loader_for(warehouse).run_once()
+    # later files for the same minutes and wallets (upserts that hit existing rows), one
+    # with NULL amounts, types and counterparties (SQL's NULL rules must hold)
+    d = root / "processed" / "event_date=2026-03-02" / "hour=17"
+    pq.write_table(
+        processed_rows(900, START_MS, 3_600_000, 300, seed=13, first_id=10**7), d / "part-z-0-1"
+    )
+    odd = processed_rows(200, START_MS, 3_600_000, 300, seed=14, first_id=2 * 10**7)
+    for name in ("amount_usd", "tx_type", "counterparty_wallet"):
+        i = odd.schema.get_field_index(name)
+        odd = odd.set_column(i, name, pa.nulls(odd.num_rows, odd.schema.field(name).type))
+    pq.write_table(odd, d / "part-z-0-2")
+    assert loader_for(warehouse).run_once().count("loaded") == 2
+
+    got = sql(
+        "SELECT wallet_id, minute, tx_count, alert_count, usd_total, usd_out, usd_in,"
+        " max_score, distinct_counterparties FROM wallet_minute_rollups ORDER BY 1, 2"
+    )
+    expected = sql(_RECOMPUTE)
+    assert len(got) == len(expected) and sum(r[2] for r in got) == 4100
+    shared = 0
+    for g, e in zip(got, expected, strict=True):
+        assert g[:4] == e[:4] and g[7:] == e[7:], (g, e)
+        for a, b in zip(g[4:7], e[4:7], strict=True):  # sums: NULL, or equal up to order
+            assert (a is None and b is None) or a == pytest.approx(b, rel=1e-9), (g, e)
+        shared += g[2] > 1
+    assert shared > 100  # the later files really did land in existing wallet-minutes

@@ -32,7 +32,7 @@ def run_loader(cfg, **env) -> subprocess.CompletedProcess:
         "--set",
         f"warehouse.schema={cfg.schema}",
         "--set",
-        f"warehouse.lake_root={cfg.lake_root}",
+        f"sink.output_dir={cfg.lake_root}",  # the loader reads the lake [sink] names
         "load",
     ]
     return subprocess.run(

@@ -87,9 +87,11 @@ def test_lambda_handler_loads_an_event_object_once_and_ignores_the_rest(
     key = upload(client, prefix, root, f)
     head = client.head_object(Bucket=stack.S3_BUCKET, Key=key)
     event = s3_event(key, head["ETag"].strip('"'), head["ContentLength"])
-    # the handler builds its loader from the FRAUD_WAREHOUSE_* environment, as on Lambda
+    # the handler builds its loader from the FRAUD_* environment, as on Lambda: the lake
+    # from [sink], the warehouse from [warehouse]
     monkeypatch.setenv("FRAUD_WAREHOUSE_SCHEMA", cfg.schema)
-    monkeypatch.setenv("FRAUD_WAREHOUSE_LAKE_ROOT", cfg.lake_root)
+    monkeypatch.setenv("FRAUD_SINK_KIND", "s3")
+    monkeypatch.setenv("FRAUD_SINK_S3_ROOT", cfg.lake_root)
     monkeypatch.setattr(lambda_handler, "_loader", None)
 
     first = lambda_handler.handler(event, None)
@@ -125,7 +127,8 @@ def test_corrupt_s3_object_is_copied_to_quarantine(s3_lake, tmp_path, sql):
     assert report.count("quarantined") == 1
     [(copy, error)] = sql("SELECT quarantined_to, error FROM load_ledger")
     assert "unreadable Parquet" in error
-    q_key = f"{prefix}/quarantine/warehouse/processed/event_date=2026-03-02/hour=17/part-bad-0-0"
+    # the warehouse's own prefix, not the job's quarantine/ (DLQ) zone
+    q_key = f"{prefix}/warehouse-quarantine/processed/event_date=2026-03-02/hour=17/part-bad-0-0"
     assert copy == f"s3://{stack.S3_BUCKET}/{q_key}"
     assert (
         client.get_object(Bucket=stack.S3_BUCKET, Key=q_key)["Body"].read() == b"not parquet at all"

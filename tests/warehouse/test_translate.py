@@ -51,6 +51,24 @@ def test_every_migration_translates_to_postgres_without_redshift_only_syntax():
                 assert word not in pg, (mig.path.name, word, pg[:200])
 
 
+def _translated_create(table: str) -> str:
+    for mig in discover():
+        if mig.local_only:
+            continue
+        for stmt in split_statements(mig.text):
+            tree = sqlglot.parse_one(stmt, read="redshift")
+            if isinstance(tree, exp.Create) and tree.this.this.name == table:
+                return redshift_to_postgres(stmt)
+    raise AssertionError(f"no CREATE TABLE {table}")
+
+
+def test_time_sort_key_of_the_fact_table_becomes_range_partitions_on_postgres():
+    assert _translated_create("scored_transactions").endswith(" PARTITION BY RANGE (event_time)")
+    # a primary key (alerts, rollups, ledger) or no time sort key (stages): a plain table
+    for table in ("alerts", "wallet_minute_rollups", "load_ledger", "scored_transactions_stage"):
+        assert "PARTITION BY" not in _translated_create(table), table
+
+
 def test_landing_table_has_exactly_the_processed_zone_columns_in_file_order():
     # Redshift's COPY FORMAT AS PARQUET maps by position: names, order and types must agree.
     stage = _table_columns("scored_transactions_stage")
