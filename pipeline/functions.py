@@ -86,7 +86,7 @@ class WalletRiskFunction(KeyedProcessFunction):
 
     def open(self, runtime_context: RuntimeContext) -> None:
         cfg = self._cfg
-        comps = Components(cfg)
+        self._components = comps = Components(cfg)
         self._engine = comps.wallet_risk
         self._scorer = comps.scorer
         self._decider: Decider = comps.decider

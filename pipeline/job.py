@@ -28,6 +28,7 @@ from operators.event import EVENT_FIELDS
 
 from .components import Components
 from .config import PipelineConfig
+from .control_function import CONTROL_AUDIT_TAG, ControlWiring, control_stream
 from .functions import (
     ALERTS_TAG,
     DLQ_TAG,
@@ -88,12 +89,21 @@ class PipelineOutputs:
     alerts: DataStream  # alert JSON lines
     dlq: DataStream  # DLQ record JSON lines
     duplicates: DataStream  # one JSON line per dropped resend
+    control_audit: DataStream | None = None  # one JSON line per control update ([control])
 
 
 def build_fraud_pipeline(
-    t_env: StreamTableEnvironment, raw: DataStream, cfg: PipelineConfig, source_name: str
+    t_env: StreamTableEnvironment,
+    raw: DataStream,
+    cfg: PipelineConfig,
+    source_name: str,
+    control: DataStream | None = None,
 ) -> PipelineOutputs:
-    """Wire the fraud pipeline over `raw` (a stream of raw records as strings)."""
+    """Wire the fraud pipeline over `raw` (a stream of raw records as strings).
+
+    With `[control].enabled`, the settings updates of `control` (default: the control
+    topic, `pipeline/control_function.py`) are broadcast to the wallet-risk function and to
+    the SQL rules' alerts."""
     view = "raw_records"
     t_env.create_temporary_view(view, t_env.from_data_stream(raw))
     keyed_table = t_env.sql_query(key_extraction_sql(cfg.source.format, view))
@@ -101,16 +111,24 @@ def build_fraud_pipeline(
     records = t_env.to_append_stream(keyed_table, KEYED_RECORD_TYPE)
     batches = _shard_batches(records, cfg)
 
-    decided = (
-        batches.process(WalletRiskFunction(cfg, source_name), output_type=PROCESSED_ROW_TYPE)
-        .name("wallet-risk")
-        .uid("wallet-risk")
-    )
+    if cfg.control.enabled:
+        controls = ControlWiring(
+            cfg, control or control_stream(raw.get_execution_environment(), cfg)
+        )
+        decided = controls.wallet_risk(batches, source_name)
+    else:
+        controls = None
+        decided = batches.process(
+            WalletRiskFunction(cfg, source_name), output_type=PROCESSED_ROW_TYPE
+        )
+    decided = decided.name("wallet-risk").uid("wallet-risk")
     # Python detectors' alerts, plus the alerts of the SQL rules in [rules].dir (issue 5),
     # which run over the same processed stream as a view with event time and a watermark.
     alerts = _side_output(decided, ALERTS_TAG)
     sql_alerts = sql_rule_alerts(t_env, decided, cfg, Components(cfg).model_version)
     if sql_alerts is not None:
+        if controls is not None:
+            sql_alerts = controls.sql_alerts(sql_alerts)
         alerts = alerts.union(sql_alerts)
     processed_view = "processed_events"
     t_env.create_temporary_view(processed_view, t_env.from_data_stream(decided))
@@ -126,6 +144,7 @@ FROM `{processed_view}`"""
         alerts=alerts,
         dlq=_side_output(decided, DLQ_TAG),
         duplicates=_side_output(decided, DUPLICATES_TAG),
+        control_audit=_side_output(decided, CONTROL_AUDIT_TAG) if controls else None,
     )
 
 
