@@ -157,7 +157,12 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = load_config(dict(kv.split("=", 1) for kv in args.config))
     rule_ids = known_rule_ids(cfg.detectors, sql_rule_ids(cfg))
-    settings, lines = replay(cfg, topic_history(cfg), rule_ids)
+    try:
+        history = topic_history(cfg)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    settings, lines = replay(cfg, history, rule_ids)
     if args.command == "show":
         print("\n".join(lines) or f"(no updates on {cfg.control.topic})")
         print(f"in force: {settings.to_json()}")
@@ -173,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         print(f"valid (not published): {text}\nwould be in force: {new.to_json()}")
         return 0
-    publish(cfg, text)
+    try:
+        publish(cfg, text)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"published to {cfg.control.topic}: {text}\nin force once applied: {new.to_json()}")
     return 0
 
