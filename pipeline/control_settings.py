@@ -201,11 +201,13 @@ def audit_record(
     detail: str = "",
 ) -> str:
     """One audit line: what arrived, whether it was applied, and the settings in force."""
+    claimed = _claimed(raw) if update is None else {}
     record = {
         "verdict": verdict,  # accepted | rejected
-        "version": update.version if update else None,
-        "issued_by": update.issued_by if update else None,
-        "issued_at": update.issued_at if update else None,
+        # what the update says about itself, even when it could not be parsed as a whole
+        "version": update.version if update else claimed.get("version"),
+        "issued_by": update.issued_by if update else claimed.get("issued_by"),
+        "issued_at": update.issued_at if update else claimed.get("issued_at"),
         "reason": reason,
         "detail": detail,
         "version_in_force": in_force.version,
@@ -215,6 +217,21 @@ def audit_record(
     if update is None or verdict == "rejected":
         record["update"] = raw[:4096]
     return orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _claimed(raw: str) -> dict[str, Any]:
+    """version / issued_by / issued_at of a rejected update, where they are plain values."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {
+        k: v
+        for k, v in doc.items()
+        if k in ("version", "issued_by", "issued_at") and isinstance(v, int | str)
+    }
 
 
 def _object(value: Any, where: str) -> Mapping[str, Any]:

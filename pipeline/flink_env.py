@@ -80,8 +80,13 @@ def prometheus_reporter_options(ports: str) -> dict[str, str]:
 
 
 def _uri(cfg: PipelineConfig, location: str) -> str:
-    """A configured folder as a URI: s3://… stays, a local path is resolved."""
-    return location if "://" in location else cfg.resolve(location).as_uri()
+    """A configured folder as a URI: s3://… and file:… (as Flink prints savepoint paths)
+    stay, a local path is resolved."""
+    return (
+        location
+        if "://" in location or location.startswith("file:")
+        else cfg.resolve(location).as_uri()
+    )
 
 
 def s3_options(cfg: PipelineConfig) -> dict[str, str]:

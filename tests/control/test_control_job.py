@@ -50,7 +50,9 @@ def _processed(paths: OutputPaths, ids: list[str]) -> bool:
 
 
 def _audit(paths: OutputPaths) -> list[dict]:
-    return read_json_lines(paths.root / "control-audit")
+    """The committed audit lines in the order the job wrote them (files are read unordered;
+    lines of one checkpoint's file keep their order)."""
+    return sorted(read_json_lines(paths.root / "control-audit"), key=lambda a: a["processed_at"])
 
 
 def _rule_alerts(paths: OutputPaths, rule_id: str) -> dict[str, dict]:

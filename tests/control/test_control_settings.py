@@ -134,9 +134,10 @@ def test_the_keeper_keeps_the_old_version_after_a_rejected_update_and_audits_bot
     ok, audit = keeper.receive(update(version=2, detectors={"geo_jump": {"x": 1}}), state, 0)
     record = json.loads(audit)
     assert not ok
-    assert (record["verdict"], record["reason"], record["version_in_force"]) == (
+    assert (record["verdict"], record["reason"], record["version"], record["version_in_force"]) == (
         "rejected",
         "unknown_key",
+        2,  # what the update claimed, though it failed to parse as a whole
         1,
     )
     assert keeper.settings.version == 1
