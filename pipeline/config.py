@@ -131,6 +131,7 @@ class FlinkConfig:
     checkpoint_interval_ms: int
     checkpoint_dir: str
     restore_path: str  # '' = fresh start; else a retained checkpoint (chk-N) or savepoint
+    restore_ignore_unclaimed_state: bool  # restore even if some saved state has no operator
     state_backend: str  # hashmap | rocksdb
     log_dir: str
     wallet_state_ttl_ms: int

@@ -47,6 +47,10 @@ def flink_configuration(cfg: PipelineConfig, jars: str | None) -> Configuration:
     )
     if f.restore_path:
         conf.set_string("execution.state-recovery.path", _uri(cfg, f.restore_path))
+        conf.set_string(
+            "execution.state-recovery.ignore-unclaimed-state",
+            str(f.restore_ignore_unclaimed_state).lower(),
+        )
     # The wallet-risk function writes its state when the ShardBatcher's sync batch comes
     # right before a barrier; an unaligned barrier could overtake it (pipeline/functions.py).
     conf.set_string("execution.checkpointing.unaligned.enabled", "false")

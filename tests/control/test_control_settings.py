@@ -178,3 +178,31 @@ def test_the_alert_contract_takes_settings_version_and_stays_backward_compatible
         make_enriched(), [], 0.95, [0.0] * 18, T0
     )
     assert alerts.is_valid(json.loads(decided.to_json()))
+
+
+class _Context:
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    def get_broadcast_state(self, _descriptor):
+        return self._state
+
+
+def test_sql_rule_alerts_of_a_rule_turned_off_are_dropped_the_others_carry_the_version():
+    from pipeline.control_function import SqlAlertControlFunction
+
+    function = SqlAlertControlFunction(CFG, ("structuring_sql", "geo_jump_sql"))
+    function.open(None)
+    ctx = _Context(_State())
+    alert = {**ALERT, "rule_ids": ["structuring_sql"]}
+    assert [
+        json.loads(a)["settings_version"] for a in function.process_element(json.dumps(alert), ctx)
+    ] == [0]
+    function.process_broadcast_element(
+        update(version=5, rules={"structuring_sql": {"enabled": False}}), ctx
+    )
+    assert list(function.process_element(json.dumps(alert), ctx)) == []
+    other = json.dumps({**ALERT, "rule_ids": ["geo_jump_sql"]})
+    [kept] = function.process_element(other, ctx)
+    assert json.loads(kept)["settings_version"] == 5
+    assert json.loads(kept).keys() == json.loads(other).keys() | {"settings_version"}
