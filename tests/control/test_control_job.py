@@ -59,8 +59,8 @@ def _rule_alerts(paths: OutputPaths, rule_id: str) -> dict[str, dict]:
     return {a["tx_id"]: a for a in read_json_lines(paths.alerts) if rule_id in a["rule_ids"]}
 
 
-@pytest.fixture(scope="module")
-def story(local_stack, tmp_path_factory):
+@pytest.fixture(scope="module", params=[1, 2], ids=["parallelism-1", "parallelism-2"])
+def story(request, local_stack, tmp_path_factory):
     out: Path = tmp_path_factory.mktemp("control")
     run = uuid.uuid4().hex[:6]
     w = {name: f"w_ctl_{run}_{name}" for name in "abefgh"}
@@ -91,7 +91,8 @@ def story(local_stack, tmp_path_factory):
             f"{n} audit lines", lambda: len(_audit(paths)) >= n and _audit(paths), STEP_S, log
         )
 
-    job = start_job(out, 1, **settings)
+    parallelism = request.param  # 2: the broadcast reaches both wallet-risk subtasks
+    job = start_job(out, parallelism, **settings)
     try:
         # 1. before any update
         a_before = burst(w["a"], 4)
@@ -134,7 +135,7 @@ def story(local_stack, tmp_path_factory):
             "a completed checkpoint", lambda: latest_checkpoint(out / "checkpoints"), STEP_S, log
         )
         kill_job(job)
-        job = start_job(out, 1, **settings, **{"flink.restore_path": str(checkpoint)})
+        job = start_job(out, parallelism, **settings, **{"flink.restore_path": str(checkpoint)})
         g, h = burst(w["g"], 4), burst(w["h"], 1, counterparty=BLOCKLISTED)
         send_and_wait(g + h, START_S)
         seen["restored"] = {"g": g, "h": h}
