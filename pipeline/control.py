@@ -85,6 +85,14 @@ def replay(cfg: PipelineConfig, history: list[str], rule_ids) -> tuple[Settings,
     return settings, lines
 
 
+def bootstrap_settings(cfg: PipelineConfig) -> Settings:
+    """The settings the control topic's history leads to now (the job's start-up floor)."""
+    from .control_function import sql_rule_ids
+
+    rule_ids = known_rule_ids(cfg.detectors, sql_rule_ids(cfg))
+    return replay(cfg, topic_history(cfg), rule_ids)[0]
+
+
 def build_update(args: argparse.Namespace, next_version: int) -> dict:
     if args.file:
         with open(args.file, encoding="utf-8") as f:

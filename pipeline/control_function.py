@@ -47,6 +47,7 @@ from .kafka_security import java_properties
 SETTINGS_DESCRIPTOR = MapStateDescriptor("control-settings", Types.STRING(), Types.STRING())
 CONTROL_AUDIT_TAG = OutputTag("control-audit", Types.STRING())
 _SETTINGS_KEY = "settings"
+_FLOOR_KEY = "floor"
 
 
 def control_stream(env: StreamExecutionEnvironment, cfg: PipelineConfig) -> DataStream:
@@ -77,52 +78,80 @@ def control_stream(env: StreamExecutionEnvironment, cfg: PipelineConfig) -> Data
 
 
 class SettingsKeeper:
-    """The settings in force in one parallel instance, and how an update changes them."""
+    """The settings in force in one parallel instance, and how an update changes them.
 
-    def __init__(self, cfg: PipelineConfig, sql_rule_ids: tuple[str, ...]) -> None:
+    `chain`: the settings the control topic's updates have built, in order. `floor`: what
+    the driver found by replaying the topic before the job started (`bootstrap_settings`),
+    so the first records are judged under the topic's newest settings, not under the
+    config's while the source is still re-reading the history; the chain passes it once
+    the history is re-read. In force: the newer of the two. Both live in broadcast state;
+    a restored state wins over the floor a restarted driver computed.
+    """
+
+    def __init__(
+        self, cfg: PipelineConfig, sql_rule_ids: tuple[str, ...], floor: Settings | None = None
+    ) -> None:
         self.cfg = cfg
         self.rule_ids = known_rule_ids(cfg.detectors, sql_rule_ids)
-        self.settings = Settings()
+        self.chain = Settings()
+        self.floor = floor or Settings()
         self.restored = False
 
+    @property
+    def settings(self) -> Settings:
+        return self.chain if self.chain.version >= self.floor.version else self.floor
+
     def restore(self, state) -> bool:
-        """Take the settings of a (read-only) broadcast state once; True if there were any."""
+        """Take the settings of a (read-only) broadcast state once; True if any are in force."""
         self.restored = True
         text = state.get(_SETTINGS_KEY)
-        if text is None:
-            return False
-        self.settings = Settings.from_json(text)
-        return True
+        if text is not None:
+            self.chain = Settings.from_json(text)
+            floor = state.get(_FLOOR_KEY)
+            self.floor = Settings.from_json(floor) if floor is not None else Settings()
+        return self.settings.version > 0
 
     def receive(self, raw: str, state, now_ms: int) -> tuple[bool, str]:
         """Apply one update (writing it to the broadcast `state`); (applied, audit line)."""
         update = None
         try:
             update = parse_update(raw, self.rule_ids)
-            new = apply_update(self.settings, update, self.cfg)
+            self.chain = apply_update(self.chain, update, self.cfg)
         except ControlError as exc:
-            return False, audit_record(
-                "rejected", update, raw, self.settings, iso_ms(now_ms), exc.reason, str(exc)
-            )
-        self.settings = new
-        state.put(_SETTINGS_KEY, new.to_json())
-        return True, audit_record("accepted", update, raw, new, iso_ms(now_ms))
+            verdict, reason, detail = "rejected", exc.reason, str(exc)
+        else:
+            verdict, reason, detail = "accepted", "", ""
+        state.put(_SETTINGS_KEY, self.chain.to_json())
+        state.put(_FLOOR_KEY, self.floor.to_json())
+        now = iso_ms(now_ms)
+        return verdict == "accepted", audit_record(
+            verdict, update, raw, self.settings, now, reason, detail
+        )
 
 
 class ControlledWalletRiskFunction(WalletRiskFunction, KeyedBroadcastProcessFunction):
     """`WalletRiskFunction` whose detector thresholds, enabled rules and alert
     `settings_version` follow the control topic."""
 
-    def __init__(self, cfg: PipelineConfig, source_name: str, sql_rule_ids: tuple[str, ...]):
+    def __init__(
+        self,
+        cfg: PipelineConfig,
+        source_name: str,
+        sql_rule_ids: tuple[str, ...],
+        floor: Settings | None = None,
+    ):
         super().__init__(cfg, source_name)
         self._sql_rule_ids = sql_rule_ids
+        self._floor = floor
 
     def open(self, runtime_context: RuntimeContext) -> None:
         super().open(runtime_context)
         self._base_engine = self._engine
         self._base_decision = self._decider.settings
-        self._keeper = SettingsKeeper(self._cfg, self._sql_rule_ids)
+        self._keeper = SettingsKeeper(self._cfg, self._sql_rule_ids, self._floor)
         self._audits = subtask_index(runtime_context) == 0
+        if self._keeper.settings.version:
+            self._use(self._keeper.settings)  # the floor, until a restored state says otherwise
 
     def process_element(self, value, ctx):
         if not self._keeper.restored and self._keeper.restore(
@@ -167,12 +196,15 @@ def subtask_index(runtime_context: RuntimeContext) -> int:
 class SqlAlertControlFunction(BroadcastProcessFunction):
     """Drops the SQL rules' alerts of rules turned off and records the settings version."""
 
-    def __init__(self, cfg: PipelineConfig, sql_rule_ids: tuple[str, ...]) -> None:
+    def __init__(
+        self, cfg: PipelineConfig, sql_rule_ids: tuple[str, ...], floor: Settings | None = None
+    ) -> None:
         self._cfg = cfg
         self._sql_rule_ids = sql_rule_ids
+        self._floor = floor
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self._keeper = SettingsKeeper(self._cfg, self._sql_rule_ids)
+        self._keeper = SettingsKeeper(self._cfg, self._sql_rule_ids, self._floor)
 
     def process_element(self, value, ctx):
         keeper = self._keeper
@@ -195,27 +227,41 @@ class SqlAlertControlFunction(BroadcastProcessFunction):
 class ControlWiring:
     """Connects the broadcast control stream to the operators it steers (job.py)."""
 
-    def __init__(self, cfg: PipelineConfig, control: DataStream) -> None:
+    def __init__(
+        self, cfg: PipelineConfig, control: DataStream, floor: Settings | None = None
+    ) -> None:
+        """`floor`: the settings the functions start with (`SettingsKeeper`)."""
         self._cfg = cfg
         self._broadcast = control.broadcast(SETTINGS_DESCRIPTOR)
         self._sql_rule_ids = sql_rule_ids(cfg)
+        self._floor = floor
 
     def wallet_risk(self, batches, source_name: str) -> DataStream:
         """The wallet-risk function over the shard batches, steered by the control stream."""
         from .schemas import PROCESSED_ROW_TYPE
 
-        function = ControlledWalletRiskFunction(self._cfg, source_name, self._sql_rule_ids)
+        function = ControlledWalletRiskFunction(
+            self._cfg, source_name, self._sql_rule_ids, self._floor
+        )
         return batches.connect(self._broadcast).process(function, output_type=PROCESSED_ROW_TYPE)
 
     def sql_alerts(self, alerts: DataStream) -> DataStream:
         """The SQL rules' alerts without those of rules turned off, with settings_version."""
-        function = SqlAlertControlFunction(self._cfg, self._sql_rule_ids)
+        function = SqlAlertControlFunction(self._cfg, self._sql_rule_ids, self._floor)
         return (
             alerts.connect(self._broadcast)
             .process(function, output_type=Types.STRING())
             .name("sql-alert-control")
             .uid("sql-alert-control")
         )
+
+
+def topic_wiring(env: StreamExecutionEnvironment, cfg: PipelineConfig) -> ControlWiring:
+    """The control topic's wiring: its source, and the settings its history leads to now
+    (read by the driver, so the job starts under them; `SettingsKeeper`)."""
+    from .control import bootstrap_settings
+
+    return ControlWiring(cfg, control_stream(env, cfg), bootstrap_settings(cfg))
 
 
 def sql_rule_ids(cfg: PipelineConfig) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from operators.event import EVENT_FIELDS
 
 from .components import Components
 from .config import PipelineConfig
-from .control_function import CONTROL_AUDIT_TAG, ControlWiring, control_stream
+from .control_function import CONTROL_AUDIT_TAG, ControlWiring, topic_wiring
 from .functions import (
     ALERTS_TAG,
     DLQ_TAG,
@@ -112,9 +112,8 @@ def build_fraud_pipeline(
     batches = _shard_batches(records, cfg)
 
     if cfg.control.enabled:
-        controls = ControlWiring(
-            cfg, control or control_stream(raw.get_execution_environment(), cfg)
-        )
+        env = raw.get_execution_environment()
+        controls = ControlWiring(cfg, control) if control else topic_wiring(env, cfg)
         decided = controls.wallet_risk(batches, source_name)
     else:
         controls = None

@@ -198,3 +198,47 @@ def test_the_settings_version_survives_a_restart_from_a_checkpoint(story):
     assert _audit(paths) == seen["audit_before_restart"]
     every = read_json_lines(paths.alerts)
     assert len({a["alert_id"] for a in every}) == len(every)
+
+
+def test_a_fresh_start_judges_its_first_events_under_the_topics_newest_settings(
+    local_stack, tmp_path
+):
+    """Without the driver's floor, records waiting in the topic would race the re-read of
+    the control history and could be judged under the config (version 0)."""
+    tx_topic = new_topic(local_stack, "transactions-control-test")
+    control_topic = new_topic(local_stack, "fraud-control-test")
+    cli = [f"--set=control.topic={control_topic}", "set"]
+    assert control.main([*cli, "--detector", "velocity_burst.min_count=3"]) == 0
+    send(
+        local_stack, control_topic, ['{"version": 2, "rules": {"no_such_rule": {"enabled": true}}}']
+    )
+    waiting = burst(f"w_ctl_{uuid.uuid4().hex[:6]}_fresh", 3)
+    send(local_stack, tx_topic, waiting)
+    paths = OutputPaths(tmp_path / "lake")
+    job = start_job(
+        tmp_path,
+        1,
+        **{
+            "source.kind": "kafka",
+            "source.format": "jsonl",
+            "source.kafka_bootstrap_servers": local_stack,
+            "source.kafka_topic": tx_topic,
+            "control.enabled": "true",
+            "control.topic": control_topic,
+        },
+    )
+    try:
+        log = tmp_path / "job.log"
+        wait_for("the waiting events", lambda: _processed(paths, tx_ids(waiting)), START_S, log)
+        wait_for("2 audit lines", lambda: len(_audit(paths)) >= 2, STEP_S, log)
+    finally:
+        kill_job(job)
+    velocity = _rule_alerts(paths, "velocity_burst")
+    ids = tx_ids(waiting)
+    assert [t for t in ids if t in velocity] == [ids[2]]
+    assert velocity[ids[2]]["settings_version"] == 1
+    # the history is re-read (and audited) once on a fresh start
+    assert [(a["verdict"], a["version"], a["reason"]) for a in _audit(paths)] == [
+        ("accepted", 1, ""),
+        ("rejected", 2, "unknown_rule"),
+    ]

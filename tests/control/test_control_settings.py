@@ -206,3 +206,24 @@ def test_sql_rule_alerts_of_a_rule_turned_off_are_dropped_the_others_carry_the_v
     [kept] = function.process_element(other, ctx)
     assert json.loads(kept)["settings_version"] == 5
     assert json.loads(kept).keys() == json.loads(other).keys() | {"settings_version"}
+
+
+def test_the_floor_from_the_history_holds_until_the_replayed_chain_passes_it():
+    v1 = update(version=1, detectors={"velocity_burst": {"min_count": 3}})
+    v2 = update(version=2, detectors={"velocity_burst": {"min_count": 4}})
+    floor = apply_update(
+        apply_update(Settings(), parse_update(v1, RULES), CFG), parse_update(v2, RULES), CFG
+    )
+    keeper, state = SettingsKeeper(CFG, (), floor), _State()
+    assert keeper.settings == floor  # before the source has re-read anything
+    keeper.receive(v1, state, 0)
+    assert keeper.settings == floor  # the history's first update does not step back
+    ok, audit = keeper.receive(v2, state, 0)
+    assert ok and keeper.chain == floor and json.loads(audit)["version_in_force"] == 2
+    # a restore takes chain and floor from the state, not the floor a new driver computed
+    keeper.receive(update(version=3, rules={"blocklist": {"enabled": False}}), state, 0)
+    restored = SettingsKeeper(CFG, (), Settings(9, {}, {}))
+    assert restored.restore(state) and restored.settings.version == 3
+    # an empty state (checkpoint before any update arrived) keeps the driver's floor
+    fresh = SettingsKeeper(CFG, (), floor)
+    assert fresh.restore(_State()) and fresh.settings == floor
