@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce migrate load-warehouse bench-warehouse rules-check rules-test cluster-up cluster-submit cluster-status cluster-down dashboard metrics-record alarms-watch demo-stack test-java
+.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce migrate load-warehouse bench-warehouse rules-check rules-test control-set control-show cluster-up cluster-submit cluster-status cluster-down dashboard metrics-record alarms-watch demo-stack test-java
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -85,6 +85,13 @@ rules-check: $(STAMP) ## parse and plan every SQL rule of [rules].dir (no job ru
 
 rules-test: $(STAMP) ## run one SQL rule on a CSV of events (RULE=sql/rules/x.sql EVENTS=file.csv)
 	$(PY) -m pipeline rules test $${RULE:?RULE=sql/rules/<rule>.sql} --events $${EVENTS:-datasets/sample_transactions.csv}
+
+control-set: $(STAMP) ## validate and publish a runtime settings update (ARGS="--detector velocity_burst.min_count=5 --disable structuring" or ARGS="--file update.json")
+	$(PY) -m pipeline.control set $(ARGS)
+
+control-show: $(STAMP) ## the control topic's updates and the settings they lead to
+	$(PY) -m pipeline.control show
+
 cluster-up: setup ## start the local standalone Flink cluster, web UI on http://127.0.0.1:8081
 	$(PY) -m pipeline.cluster up
 

@@ -21,6 +21,8 @@ class DecisionSettings:
     critical_score_threshold: float
     model_version: str
     rules_version: str
+    settings_version: int = 0  # runtime settings in force (pipeline/control*.py); 0 = config
+    model_rule_enabled: bool = True  # False: a high score alone raises no alert (rule off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,7 @@ class Alert:
     rules_version: str
     features: dict[str, float]
     reasons: tuple[str, ...]
+    settings_version: int = 0
 
     def to_json(self) -> str:
         return orjson.dumps(
@@ -53,6 +56,7 @@ class Alert:
                 "score": self.score,
                 "model_version": self.model_version,
                 "rules_version": self.rules_version,
+                "settings_version": self.settings_version,
                 "features": self.features,
                 "reasons": list(self.reasons),
             }
@@ -77,6 +81,10 @@ class Decider:
     def __init__(self, settings: DecisionSettings) -> None:
         self._s = settings
 
+    @property
+    def settings(self) -> DecisionSettings:
+        return self._s
+
     def decide(
         self,
         event: EnrichedTransaction,
@@ -86,7 +94,7 @@ class Decider:
         detected_at_ms: int,
     ) -> Alert | None:
         s = self._s
-        model_hit = score >= s.alert_score_threshold
+        model_hit = s.model_rule_enabled and score >= s.alert_score_threshold
         if not hits and not model_hit:
             return None
         rule_ids = sorted({h.rule_id for h in hits})
@@ -112,4 +120,5 @@ class Decider:
             rules_version=s.rules_version,
             features=dict(zip(FEATURE_NAMES, features, strict=True)),
             reasons=tuple(reasons),
+            settings_version=s.settings_version,
         )

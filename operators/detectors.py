@@ -54,8 +54,12 @@ class WalletDetectors:
 
     __slots__ = ("_detectors",)
 
-    def __init__(self, configs: dict[str, object]) -> None:
-        """`configs`: rule_id -> config dataclass; disabled ones are left out."""
+    def __init__(self, configs: dict[str, object], silenced: frozenset[str] = frozenset()) -> None:
+        """`configs`: rule_id -> config dataclass; disabled ones are left out.
+
+        `silenced`: enabled detectors that run (their state stays current, so turning one
+        back on at runtime needs no warm-up) but raise no hits: a rule disabled at runtime.
+        """
         unknown = sorted(set(configs) - set(DETECTOR_CLASSES))
         if unknown:
             raise ValueError(f"unknown detector rule_id(s): {', '.join(unknown)}")
@@ -70,17 +74,17 @@ class WalletDetectors:
                     f"got {type(config).__name__}"
                 )
             if config.enabled:
-                detectors.append((rule_id, cls(config)))
+                detectors.append((rule_id, cls(config), rule_id not in silenced))
         self._detectors = tuple(detectors)
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
         """The enabled detectors' rule_ids, in the order they run."""
-        return tuple(rule_id for rule_id, _ in self._detectors)
+        return tuple(rule_id for rule_id, _, _ in self._detectors)
 
     def new_state(self) -> dict:
         """Initial state of a wallet never seen before: rule_id -> detector state."""
-        return {rule_id: detector.new_state() for rule_id, detector in self._detectors}
+        return {rule_id: detector.new_state() for rule_id, detector, _ in self._detectors}
 
     def run(self, state: dict, view: WalletEvent) -> list[Hit]:
         """Feed one wallet view to every enabled detector, mutating `state` in place.
@@ -90,13 +94,13 @@ class WalletDetectors:
         since) are created; those of detectors no longer enabled are dropped.
         """
         hits = []
-        for rule_id, detector in self._detectors:
+        for rule_id, detector, raises in self._detectors:
             try:
                 sub_state = state[rule_id]
             except KeyError:
                 sub_state = state[rule_id] = detector.new_state()
             hit = detector.on_event(sub_state, view)
-            if hit is not None:
+            if hit is not None and raises:
                 hits.append(hit)
         if len(state) != len(self._detectors):
             for rule_id in set(state).difference(self.rule_ids):

@@ -8,6 +8,7 @@ streaming job and the model's training data come from one code path.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from hashlib import blake2b as _blake2b
 
@@ -76,6 +77,12 @@ class WalletRisk:
         self._detectors = detectors
         self._format = fmt
         self._lenient = fmt == "csv"
+
+    def with_detectors(self, detectors: WalletDetectors) -> WalletRisk:
+        """The same processing with other detectors (thresholds changed at runtime)."""
+        clone = copy.copy(self)
+        clone._detectors = detectors
+        return clone
 
     def process(self, state: dict, raw: str, mirrored: bool, now_ms: int) -> Outcome:
         """Process one record for the wallet whose keyed `state` is given (mutated).

@@ -132,6 +132,7 @@ class FlinkConfig:
     checkpoint_interval_ms: int
     checkpoint_dir: str
     restore_path: str  # '' = fresh start; else a retained checkpoint (chk-N) or savepoint
+    restore_ignore_unclaimed_state: bool  # restore even if some saved state has no operator
     state_backend: str  # hashmap | rocksdb
     log_dir: str
     wallet_state_ttl_ms: int
@@ -209,6 +210,18 @@ class RulesConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ControlConfig:
+    """Runtime settings from a Kafka control topic (README "Changing settings at runtime")."""
+
+    enabled: bool  # read the control topic and apply its updates in the job
+    topic: str
+    bootstrap_servers: str  # "" = source.kafka_bootstrap_servers
+
+    def bootstrap(self, source: SourceConfig) -> str:
+        return self.bootstrap_servers or source.kafka_bootstrap_servers
+
+
+@dataclass(frozen=True, slots=True)
 class MetricsConfig:
     group: str  # metric group every pipeline metric lives under (kinesisanalytics on MSF)
     flush_interval_ms: int
@@ -260,6 +273,7 @@ class PipelineConfig:
     decision: DecisionConfig
     warehouse: WarehouseConfig
     rules: RulesConfig
+    control: ControlConfig
     metrics: MetricsConfig
     alarms: AlarmsConfig
     cluster: ClusterConfig
@@ -288,6 +302,7 @@ _SECTIONS = {
     "decision": DecisionConfig,
     "warehouse": WarehouseConfig,
     "rules": RulesConfig,
+    "control": ControlConfig,
     "metrics": MetricsConfig,
     "alarms": AlarmsConfig,
     "cluster": ClusterConfig,
@@ -491,12 +506,43 @@ def _check(cfg: PipelineConfig) -> None:
             f"validation.allowed_lateness_ms must be between 0 and dedupe.window_ms "
             f"({cfg.dedupe.window_ms}), not {lateness}"
         )
-    for rule_id, det in cfg.detectors.items():
+    check_detectors(cfg.detectors)
+    if cfg.control.enabled and not cfg.control.topic:
+        raise ConfigError("control.topic must name the control topic when control.enabled")
+
+
+def check_detectors(detectors: Mapping[str, Any]) -> None:
+    """Ranges of the detector thresholds; also checks runtime updates (pipeline/control*.py).
+
+    Counts and windows are positive, amounts and distances not negative, ratios in [0, 1]
+    (a lower bound not above its upper bound), and a cap never below the count it needs.
+    """
+    for rule_id, det in detectors.items():
+        where = f"detectors.{rule_id}"
+        for f in dataclasses.fields(det):
+            value = getattr(det, f.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ConfigError(f"{where}.{f.name} must be a finite number, not {value}")
+            positive = f.name.endswith(("_ms", "_count", "max_entries", "_counterparties"))
+            if positive and value < 1:
+                raise ConfigError(f"{where}.{f.name} must be >= 1, not {value}")
+            if value < 0:
+                raise ConfigError(f"{where}.{f.name} must be >= 0, not {value}")
+            if f.name.endswith("_ratio") and value > 1:
+                raise ConfigError(f"{where}.{f.name} must be between 0 and 1, not {value}")
+        for low, high in (
+            ("onward_min_ratio", "onward_max_ratio"),
+            ("peel_min_ratio", "peel_max_ratio"),
+        ):
+            if hasattr(det, low) and getattr(det, low) > getattr(det, high):
+                raise ConfigError(f"{where}: {low} must not exceed {high}")
         # A cap below the count would silently disable the detector.
         need = getattr(det, "min_count", None) or getattr(det, "min_distinct_counterparties", None)
         cap = getattr(det, "max_entries", None)
         if need and cap and cap < need:
-            raise ConfigError(f"detectors.{rule_id}: max_entries {cap} < the count {need} it needs")
+            raise ConfigError(f"{where}: max_entries {cap} < the count {need} it needs")
 
 
 def _check_warehouse_prefixes(cfg: PipelineConfig) -> None:

@@ -47,6 +47,10 @@ def flink_configuration(cfg: PipelineConfig, jars: str | None) -> Configuration:
     )
     if f.restore_path:
         conf.set_string("execution.state-recovery.path", _uri(cfg, f.restore_path))
+        conf.set_string(
+            "execution.state-recovery.ignore-unclaimed-state",
+            str(f.restore_ignore_unclaimed_state).lower(),
+        )
     # The wallet-risk function writes its state when the ShardBatcher's sync batch comes
     # right before a barrier; an unaligned barrier could overtake it (pipeline/functions.py).
     conf.set_string("execution.checkpointing.unaligned.enabled", "false")
@@ -80,8 +84,13 @@ def prometheus_reporter_options(ports: str) -> dict[str, str]:
 
 
 def _uri(cfg: PipelineConfig, location: str) -> str:
-    """A configured folder as a URI: s3://… stays, a local path is resolved."""
-    return location if "://" in location else cfg.resolve(location).as_uri()
+    """A configured folder as a URI: s3://… and file:… (as Flink prints savepoint paths)
+    stay, a local path is resolved."""
+    return (
+        location
+        if "://" in location or location.startswith("file:")
+        else cfg.resolve(location).as_uri()
+    )
 
 
 def s3_options(cfg: PipelineConfig) -> dict[str, str]:

@@ -96,6 +96,7 @@ class WalletRiskFunction(KeyedProcessFunction):
         self._scorer = comps.scorer
         self._decider: Decider = comps.decider
         self._model_version = comps.model_version
+        self._process_mode = cfg.flink.python_execution_mode == "process"
         self._ttl_ms = cfg.flink.wallet_state_ttl_ms
         self._sweep_every_ms = max(self._ttl_ms // 8, 1000)
         self._state = runtime_context.get_map_state(
@@ -174,7 +175,9 @@ class WalletRiskFunction(KeyedProcessFunction):
         """Write the shard's changed wallet states to Flink state (current key = shard)."""
         for state in dirty.values():
             state[_TOUCHED] = now_ms
-        self._state.put_all(dirty)
+        # PyFlink 2.2.1's MapState.put_all takes a dict in thread mode but iterates
+        # (key, value) pairs in process mode (a dict there fails: "too many values to unpack").
+        self._state.put_all(dirty.items() if self._process_mode else dirty)
         dirty.clear()
 
     def _decide(self, scored: list[Scored], now_ms: int, started_ns: int, records: int):

@@ -28,6 +28,7 @@ from operators.event import EVENT_FIELDS
 
 from .components import Components
 from .config import PipelineConfig
+from .control_function import CONTROL_AUDIT_TAG, ControlWiring, topic_wiring
 from .functions import (
     ALERTS_TAG,
     DLQ_TAG,
@@ -95,12 +96,21 @@ class PipelineOutputs:
     alerts: DataStream  # alert JSON lines
     dlq: DataStream  # DLQ record JSON lines
     duplicates: DataStream  # one JSON line per dropped resend
+    control_audit: DataStream | None = None  # one JSON line per control update ([control])
 
 
 def build_fraud_pipeline(
-    t_env: StreamTableEnvironment, raw: DataStream, cfg: PipelineConfig, source_name: str
+    t_env: StreamTableEnvironment,
+    raw: DataStream,
+    cfg: PipelineConfig,
+    source_name: str,
+    control: DataStream | None = None,
 ) -> PipelineOutputs:
-    """Wire the fraud pipeline over `raw` (a stream of raw records as strings)."""
+    """Wire the fraud pipeline over `raw` (a stream of raw records as strings).
+
+    With `[control].enabled`, the settings updates of `control` (default: the control
+    topic, `pipeline/control_function.py`) are broadcast to the wallet-risk function and to
+    the SQL rules' alerts."""
     view = "raw_records"
     t_env.create_temporary_view(view, t_env.from_data_stream(raw))
     keyed_table = t_env.sql_query(key_extraction_sql(cfg.source.format, view))
@@ -108,9 +118,17 @@ def build_fraud_pipeline(
     records = t_env.to_append_stream(keyed_table, KEYED_RECORD_TYPE)
     batches = _shard_batches(records, cfg)
 
+    if cfg.control.enabled:
+        env = raw.get_execution_environment()
+        controls = ControlWiring(cfg, control) if control else topic_wiring(env, cfg)
+        decided = controls.wallet_risk(batches, source_name)
+    else:
+        controls = None
+        decided = batches.process(
+            WalletRiskFunction(cfg, source_name), output_type=PROCESSED_ROW_TYPE
+        )
     decided = (
-        batches.process(WalletRiskFunction(cfg, source_name), output_type=PROCESSED_ROW_TYPE)
-        .name("wallet-risk")
+        decided.name("wallet-risk")
         .uid("wallet-risk")
         # Its own task: the operators after it (Parquet writer, JSON-lines sinks, SQL
         # rules) run on another thread, hence core. Chained, they took a third of this
@@ -122,6 +140,8 @@ def build_fraud_pipeline(
     alerts = _side_output(decided, ALERTS_TAG)
     sql_alerts = sql_rule_alerts(t_env, decided, cfg, Components(cfg).model_version)
     if sql_alerts is not None:
+        if controls is not None:
+            sql_alerts = controls.sql_alerts(sql_alerts)
         alerts = alerts.union(sql_alerts)
     processed_view = "processed_events"
     t_env.create_temporary_view(processed_view, t_env.from_data_stream(decided))
@@ -137,6 +157,7 @@ FROM `{processed_view}`"""
         alerts=alerts,
         dlq=_side_output(decided, DLQ_TAG),
         duplicates=_side_output(decided, DUPLICATES_TAG),
+        control_audit=_side_output(decided, CONTROL_AUDIT_TAG) if controls else None,
     )
 
 

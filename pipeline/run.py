@@ -28,6 +28,7 @@ class RunResult:
 
 def build_job(cfg: PipelineConfig, layout: LakeLayout):
     """Create the environments and the whole job graph; returns the stream environment."""
+    from .control_function import attach_control_audit
     from .flink_env import create_environments
     from .jars import ensure_jars, pipeline_jars
     from .job import build_fraud_pipeline
@@ -41,6 +42,7 @@ def build_job(cfg: PipelineConfig, layout: LakeLayout):
     attach_raw_zone(without_origin(raw), layout, cfg)
     outputs = build_fraud_pipeline(t_env, raw, cfg, source_name(cfg))
     attach_sinks(t_env, outputs, layout, cfg)
+    attach_control_audit(outputs, layout)
     return env
 
 

@@ -47,7 +47,7 @@ PG_USER = os.environ.get("FRAUD_PG_USER", "fraud")
 PG_PASSWORD = os.environ.get("FRAUD_PG_PASSWORD", "fraud-local-only")
 PG_BIN = Path(os.environ.get("FRAUD_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
-KAFKA_TOPICS = {"transactions": 4, "transactions-dlq": 1, "fraud-alerts": 1}
+KAFKA_TOPICS = {"transactions": 4, "transactions-dlq": 1, "fraud-alerts": 1, "fraud-control": 1}
 S3_BUCKET = "fraud-lake"
 KINESIS_STREAM = "transactions"
 KINESIS_SHARDS = 2
