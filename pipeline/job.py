@@ -112,6 +112,7 @@ def build_fraud_pipeline(
     sql_alerts = sql_rule_alerts(t_env, decided, cfg, Components(cfg).model_version)
     if sql_alerts is not None:
         alerts = alerts.union(sql_alerts)
+    alerts = with_alerts_audit(alerts, cfg)
     processed_view = "processed_events"
     t_env.create_temporary_view(processed_view, t_env.from_data_stream(decided))
     processed = t_env.sql_query(
@@ -126,6 +127,22 @@ FROM `{processed_view}`"""
         alerts=alerts,
         dlq=_side_output(decided, DLQ_TAG),
         duplicates=_side_output(decided, DUPLICATES_TAG),
+    )
+
+
+def audit_alert(alert: str) -> str:
+    """The `alerts-audit` operator's function: passes each alert JSON line on unchanged."""
+    return alert
+
+
+def with_alerts_audit(alerts: DataStream, cfg: PipelineConfig) -> DataStream:
+    """With `flink.alerts_audit_operator`, one more operator (name and uid `alerts-audit`)
+    on the alert stream: a changed job version whose savepoint compatibility with the job
+    without it the failure-injection suite checks (tests/failure, scenario e)."""
+    if not cfg.flink.alerts_audit_operator:
+        return alerts
+    return (
+        alerts.map(audit_alert, output_type=Types.STRING()).name("alerts-audit").uid("alerts-audit")
     )
 
 
