@@ -152,7 +152,7 @@ def _all_pids() -> list[int]:
 
 def stack_processes() -> dict[int, str]:
     """Every live process that belongs to this stack (scan of /proc, not just pid files)."""
-    stack = str(STACK_DIR)
+    stack = f"{STACK_DIR}/"  # with the slash: not a sibling folder whose name extends it
     found: dict[int, str] = {}
     pids = _all_pids()
     for pid in pids:
