@@ -6,6 +6,11 @@
 | moto     | S3, Kinesis, SNS, CloudWatch         | http://127.0.0.1:5000             |
 | postgres | Amazon Redshift (PostgreSQL 15)      | 127.0.0.1:5433, database `fraud`  |
 
+Ports come from FRAUD_STACK_KAFKA_PORT, FRAUD_STACK_KAFKA_CONTROLLER_PORT,
+FRAUD_STACK_MOTO_PORT and FRAUD_STACK_PG_PORT (defaults above), the folder from
+FRAUD_STACK_DIR: a second stack runs beside the first. `start|stop|pause|resume <service>`
+act on one service (moto holds everything in memory: pause it, a stop loses its state).
+
 State lives in `.stack/` (git-ignored): logs in `.stack/logs/`, pids in `.stack/pids/`.
 The Kafka broker's jars come from Maven Central through `stack/kafka/pom.xml` into
 `build/stack/kafka-libs/` (git-ignored). `up` is idempotent: a healthy service is reused.

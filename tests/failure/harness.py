@@ -230,6 +230,8 @@ def wait_until(what: str, condition, job: Job | None, timeout_s: float = START_W
     while time.monotonic() < deadline:
         if condition():
             return
+        if job is not None and not job._supervising and job.proc and job.proc.poll() is not None:
+            raise AssertionError(f"job exited before {what}:\n{job.log_tail()}")
         time.sleep(1)
     raise AssertionError(
         f"timed out ({timeout_s:.0f}s) waiting for {what}\n{job.log_tail() if job else ''}"

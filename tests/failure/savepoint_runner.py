@@ -33,9 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"submitted job {client.get_job_id()}", file=sys.stderr, flush=True)
     while not args.savepoint_trigger.exists():
         time.sleep(0.2)
-    path = client.stop_with_savepoint(False, args.savepoint_dir.as_uri()).result()
+    # PyFlink 2.2.1's JobClient.stop_with_savepoint calls a Java overload Flink 2.x no
+    # longer has (without the format type): call the Java client directly.
+    from pyflink.java_gateway import get_gateway
+
+    canonical = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
+    j_client = client._j_job_client
+    path = j_client.stopWithSavepoint(False, args.savepoint_dir.as_uri(), canonical).get()
     print(f"stopped with savepoint {path}", file=sys.stderr, flush=True)
-    client.get_job_execution_result().result()
+    j_client.getJobExecutionResult().get()
     Path(f"{args.savepoint_trigger}.done").write_text(str(path))
     return 0
 

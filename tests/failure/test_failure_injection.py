@@ -106,6 +106,12 @@ class Scenario:
         seen = visible_lake(self.cfg, self.tmp_path / "mirror" / str(self._mirror))
         return Counter(processed_tx_ids(seen))
 
+    def start(self, feeder: Feeder) -> Feeder:
+        """Start the job, and the feeder once the job runs (its first checkpoint)."""
+        self.job.start()
+        self.job.wait_checkpoint_after(0)
+        return feeder.start()
+
     def wait_committed_some(self) -> None:
         wait_until("first committed output", lambda: self.processed(), self.job)
 
@@ -152,8 +158,7 @@ def test_a_job_killed_three_times_mid_stream_loses_and_doubles_nothing(
     failure_stack, dataset, tmp_path, outcomes
 ):
     sc = Scenario("a. job SIGKILLed 3x", failure_stack, dataset, tmp_path)
-    feed = sc.feeder().start()
-    sc.job.start()
+    feed = sc.start(sc.feeder())
     try:
         sc.wait_committed_some()
         for _ in range(3):
@@ -180,8 +185,7 @@ def test_b_kafka_broker_down_30s_loses_and_doubles_nothing(
     failure_stack, dataset, tmp_path, outcomes
 ):
     sc = Scenario("b. Kafka broker down 30 s", failure_stack, dataset, tmp_path)
-    feed = sc.feeder().start()
-    sc.job.start()
+    feed = sc.start(sc.feeder())
     sc.job.supervise()
     try:
         sc.wait_committed_some()
@@ -201,8 +205,7 @@ def test_b_kafka_broker_down_30s_loses_and_doubles_nothing(
 
 def test_c_s3_unavailable_30s_loses_and_doubles_nothing(failure_stack, dataset, tmp_path, outcomes):
     sc = Scenario("c. S3 (moto) frozen 30 s, S3 lake", failure_stack, dataset, tmp_path, "s3")
-    feed = sc.feeder().start()
-    sc.job.start()
+    feed = sc.start(sc.feeder())
     sc.job.supervise()
     try:
         sc.wait_committed_some()
@@ -276,8 +279,9 @@ def test_d_warehouse_down_30s_during_loads_loads_every_row_once(
         cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        wait_until("the loader's first loads", lambda: ledger_rows() > 0, None, 300)
-        at_stop = ledger_rows()
+        deadline = time.monotonic() + 300
+        while (at_stop := ledger_rows()) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
         failure_stack.stop_service("postgres")
         time.sleep(OUTAGE_S)
         assert loader.poll() is None, "the loader gave up while the warehouse was down"
@@ -311,8 +315,9 @@ def test_e_savepoint_restored_into_job_with_one_more_operator_keeps_state(
     lines = [*dataset.lines[:half], *resends, *dataset.lines[half:]]
     sc = Scenario("e. savepoint → job + 1 operator", failure_stack, dataset, tmp_path, lines=lines)
     trigger, savepoints = tmp_path / "stop-now", tmp_path / "savepoints"
-    feed = sc.feeder(lines=lines[:half]).start()
     _start_savepoint_job(sc.job, trigger, savepoints)
+    sc.job.wait_checkpoint_after(0)
+    feed = sc.feeder(lines=lines[:half]).start()
     try:
         sc.wait_committed_some()
         time.sleep(3)
