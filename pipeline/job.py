@@ -94,6 +94,7 @@ def build_fraud_pipeline(
     t_env: StreamTableEnvironment, raw: DataStream, cfg: PipelineConfig, source_name: str
 ) -> PipelineOutputs:
     """Wire the fraud pipeline over `raw` (a stream of raw records as strings)."""
+    stable_table_uids(t_env)
     view = "raw_records"
     t_env.create_temporary_view(view, t_env.from_data_stream(raw))
     keyed_table = t_env.sql_query(key_extraction_sql(cfg.source.format, view))
@@ -128,6 +129,19 @@ FROM `{processed_view}`"""
         dlq=_side_output(decided, DLQ_TAG),
         duplicates=_side_output(decided, DUPLICATES_TAG),
     )
+
+
+def stable_table_uids(t_env: StreamTableEnvironment) -> None:
+    """Give the operators the table planner generates (key extraction, the processed zone's
+    filesystem sink with its compaction and commit state) uids of their own.
+
+    By default (`PLAN_ONLY`) they get none, and Flink derives their ids from their position
+    in the whole graph: adding any operator elsewhere (a new version of the job) moves
+    them, and a savepoint then fails to restore ("Cannot map checkpoint/savepoint state for
+    operator … to the new program"; tests/failure, scenario e). With `ALWAYS` their uid is
+    the planner's node id, type and version, which DataStream operators do not shift.
+    """
+    t_env.get_config().set("table.exec.uid.generation", "ALWAYS")
 
 
 def audit_alert(alert: str) -> str:
