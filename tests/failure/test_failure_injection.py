@@ -269,9 +269,10 @@ def test_d_warehouse_down_30s_during_loads_loads_every_row_once(
         s.close()
         return n
 
-    objects = len(list(lake.glob("processed/**/*.parquet"))) + len(
-        [p for p in lake.glob("alerts/*") if not p.name.startswith((".", "_"))]
-    )
+    from pipeline.warehouse.lake import open_lake
+    from pipeline.warehouse.loader import Loader
+
+    objects = len(Loader(wcfg, open_lake(wcfg)).listed())  # processed + alerts objects
     loader = subprocess.Popen(
         [sys.executable, "-m", "pipeline.warehouse", "--set", f"warehouse.schema={schema}",
          "--set", f"warehouse.lake_root={lake}", "--set", "warehouse.poll_interval_s=1",
