@@ -158,8 +158,8 @@ def test_a_job_killed_three_times_mid_stream_loses_and_doubles_nothing(
     failure_stack, dataset, tmp_path, outcomes
 ):
     sc = Scenario("a. job SIGKILLed 3x", failure_stack, dataset, tmp_path)
-    feed = sc.start(sc.feeder())
     try:
+        feed = sc.start(sc.feeder())
         sc.wait_committed_some()
         for _ in range(3):
             time.sleep(3)  # mid-checkpoint-interval, records in flight
@@ -185,9 +185,9 @@ def test_b_kafka_broker_down_30s_loses_and_doubles_nothing(
     failure_stack, dataset, tmp_path, outcomes
 ):
     sc = Scenario("b. Kafka broker down 30 s", failure_stack, dataset, tmp_path)
-    feed = sc.start(sc.feeder())
-    sc.job.supervise()
     try:
+        feed = sc.start(sc.feeder())
+        sc.job.supervise()
         sc.wait_committed_some()
         assert not feed.done, "stream over before the outage"
         failure_stack.stop_service("kafka")
@@ -205,9 +205,9 @@ def test_b_kafka_broker_down_30s_loses_and_doubles_nothing(
 
 def test_c_s3_unavailable_30s_loses_and_doubles_nothing(failure_stack, dataset, tmp_path, outcomes):
     sc = Scenario("c. S3 (moto) frozen 30 s, S3 lake", failure_stack, dataset, tmp_path, "s3")
-    feed = sc.start(sc.feeder())
-    sc.job.supervise()
     try:
+        feed = sc.start(sc.feeder())
+        sc.job.supervise()
         sc.wait_committed_some()
         assert not feed.done, "stream over before the outage"
         # moto keeps buckets and uploads in memory only: a stopped moto would come back
@@ -316,10 +316,10 @@ def test_e_savepoint_restored_into_job_with_one_more_operator_keeps_state(
     lines = [*dataset.lines[:half], *resends, *dataset.lines[half:]]
     sc = Scenario("e. savepoint → job + 1 operator", failure_stack, dataset, tmp_path, lines=lines)
     trigger, savepoints = tmp_path / "stop-now", tmp_path / "savepoints"
-    _start_savepoint_job(sc.job, trigger, savepoints)
-    sc.job.wait_checkpoint_after(0)
-    feed = sc.feeder(lines=lines[:half]).start()
     try:
+        _start_savepoint_job(sc.job, trigger, savepoints)
+        sc.job.wait_checkpoint_after(0)
+        feed = sc.feeder(lines=lines[:half]).start()
         sc.wait_committed_some()
         time.sleep(3)
         assert len(sc.processed()) < len(sc.expected.valid)
