@@ -26,7 +26,7 @@ run: setup ## run the fraud job on the bundled sample (local minicluster) and pr
 test: setup ## run the whole test suite (unit, minicluster job, local stack; not the failure suite)
 	$(PY) -m pytest
 
-test-failure: setup ## the failure-injection suite alone (tests/failure: own stack, 100k events a scenario, ~25 min)
+test-failure: setup ## the failure-injection suite alone (tests/failure: own stack, 100k events a scenario, ~15 min)
 	$(PY) -m pytest -m failure tests/failure
 
 test-fast: $(STAMP) ## only the pure-Python tests (no JVM, no servers)
