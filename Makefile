@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup run test test-fast lint format bench train sample jars clean stack-up stack-down stack-status produce migrate load-warehouse bench-warehouse rules-check rules-test control-set control-show cluster-up cluster-submit cluster-status cluster-down dashboard metrics-record alarms-watch demo-stack test-java
+.PHONY: help setup run test test-fast test-failure lint format bench train sample jars clean stack-up stack-down stack-status produce migrate load-warehouse bench-warehouse rules-check rules-test control-set control-show cluster-up cluster-submit cluster-status cluster-down dashboard metrics-record alarms-watch demo-stack test-java
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -23,9 +23,12 @@ setup: $(STAMP) ## create the virtualenv, install pinned packages, build the con
 run: setup ## run the fraud job on the bundled sample (local minicluster) and print the summary
 	$(PY) -m pipeline run
 
-test: setup ## run the whole test suite (JUnit of the repo's Java, then every pytest test)
+test: setup ## run the whole test suite (JUnit of the repo's Java, then every pytest test but the failure suite)
 	mvn -q -f pom.xml test
 	$(PY) -m pytest
+
+test-failure: setup ## the failure-injection suite alone (tests/failure: own stack, 100k events a scenario, ~15 min)
+	$(PY) -m pytest -m failure tests/failure
 
 test-fast: $(STAMP) ## only the pure-Python tests (no JVM, no servers)
 	$(PY) -m pytest -m "not minicluster and not stack"

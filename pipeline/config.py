@@ -87,6 +87,13 @@ class SinkConfig:
     processed_auto_compaction: bool
     raw_rolling_file_size_mb: int
     rollover_interval_ms: int
+    kafka_alerts_enabled: bool  # alerts -> Kafka, exactly once
+    kafka_dlq_enabled: bool  # DLQ records -> Kafka, exactly once
+    kafka_bootstrap_servers: str
+    kafka_alerts_topic: str
+    kafka_dlq_topic: str
+    kafka_transactional_id_prefix: str
+    kafka_transaction_timeout_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +137,7 @@ class FlinkConfig:
     bundle_size: int
     bundle_time_ms: int
     checkpoint_interval_ms: int
+    alerts_audit_operator: bool  # insert the pass-through `alerts-audit` operator
     checkpoint_dir: str
     restore_path: str  # '' = fresh start; else a retained checkpoint (chk-N) or savepoint
     restore_ignore_unclaimed_state: bool  # restore even if some saved state has no operator
@@ -329,11 +337,13 @@ def effective_values(
     defaults_file: Path = DEFAULTS_FILE,
 ) -> dict[str, Any]:
     """Every dotted key with the value in force after the environment and `overrides`."""
-    flat = config_keys(defaults_file)
     env = os.environ if environ is None else environ
     moved = [f"{name} (now {where})" for name, where in _MOVED_ENV.items() if name in env]
     if moved:
         raise ConfigError(f"the loader reads the job's lake from [sink]: unset {', '.join(moved)}")
+    from .stack import config_defaults  # endpoints of a local stack on its own ports
+
+    flat = config_defaults(config_keys(defaults_file), env)
     for dotted in list(flat):
         name = env_var_name(dotted)
         if name in env:
@@ -460,6 +470,9 @@ def _check(cfg: PipelineConfig) -> None:
         raise ConfigError("source.kinesis_*_interval_ms must be >= 1")
     if not 1 <= s.kinesis_max_records_per_poll <= 10_000:
         raise ConfigError("source.kinesis_max_records_per_poll must be within 1..10000")
+    if cfg.sink.kafka_transaction_timeout_ms < cfg.flink.checkpoint_interval_ms:
+        # a transaction spans a checkpoint interval; shorter, it would time out every time
+        raise ConfigError("sink.kafka_transaction_timeout_ms must be >= the checkpoint interval")
     if cfg.sink.kind not in ("local", "s3"):
         raise ConfigError(f"sink.kind must be local or s3, not {cfg.sink.kind!r}")
     if cfg.sink.kind == "s3" and not cfg.sink.s3_root.startswith("s3://"):

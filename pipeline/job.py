@@ -111,6 +111,7 @@ def build_fraud_pipeline(
     With `[control].enabled`, the settings updates of `control` (default: the control
     topic, `pipeline/control_function.py`) are broadcast to the wallet-risk function and to
     the SQL rules' alerts."""
+    stable_table_uids(t_env)
     view = "raw_records"
     t_env.create_temporary_view(view, t_env.from_data_stream(raw))
     keyed_table = t_env.sql_query(key_extraction_sql(cfg.source.format, view))
@@ -143,6 +144,7 @@ def build_fraud_pipeline(
         if controls is not None:
             sql_alerts = controls.sql_alerts(sql_alerts)
         alerts = alerts.union(sql_alerts)
+    alerts = with_alerts_audit(alerts, cfg)
     processed_view = "processed_events"
     t_env.create_temporary_view(processed_view, t_env.from_data_stream(decided))
     processed = t_env.sql_query(
@@ -158,6 +160,35 @@ FROM `{processed_view}`"""
         dlq=_side_output(decided, DLQ_TAG),
         duplicates=_side_output(decided, DUPLICATES_TAG),
         control_audit=_side_output(decided, CONTROL_AUDIT_TAG) if controls else None,
+    )
+
+
+def stable_table_uids(t_env: StreamTableEnvironment) -> None:
+    """Give the operators the table planner generates (key extraction, the processed zone's
+    filesystem sink with its compaction and commit state) uids of their own.
+
+    By default (`PLAN_ONLY`) they get none, and Flink derives their ids from their position
+    in the whole graph: adding any operator elsewhere (a new version of the job) moves
+    them, and a savepoint then fails to restore ("Cannot map checkpoint/savepoint state for
+    operator … to the new program"; tests/failure, scenario e). With `ALWAYS` their uid is
+    the planner's node id, type and version, which DataStream operators do not shift.
+    """
+    t_env.get_config().set("table.exec.uid.generation", "ALWAYS")
+
+
+def audit_alert(alert: str) -> str:
+    """The `alerts-audit` operator's function: passes each alert JSON line on unchanged."""
+    return alert
+
+
+def with_alerts_audit(alerts: DataStream, cfg: PipelineConfig) -> DataStream:
+    """With `flink.alerts_audit_operator`, one more operator (name and uid `alerts-audit`)
+    on the alert stream: a changed job version whose savepoint compatibility with the job
+    without it the failure-injection suite checks (tests/failure, scenario e)."""
+    if not cfg.flink.alerts_audit_operator:
+        return alerts
+    return (
+        alerts.map(audit_alert, output_type=Types.STRING()).name("alerts-audit").uid("alerts-audit")
     )
 
 

@@ -7,7 +7,12 @@ Zones under the lake root (prefixes from `[sink]`):
 * processed/event_date=YYYY-MM-DD/hour=HH/  scored, enriched events as Parquet (a Flink
   filesystem table, so auto-compaction can merge each checkpoint's files).
 * quarantine/ingest_date=YYYY-MM-DD/hour=HH/  DLQ records (JSON lines, reason + original).
-* alerts/, duplicates/  JSON lines (not zones of the lake proper; alerts go to Kafka later).
+* alerts/, duplicates/  JSON lines (not zones of the lake proper).
+
+Alerts and DLQ records can also go to Kafka (`[sink].kafka_alerts_enabled`,
+`kafka_dlq_enabled`): a transactional KafkaSink per topic, exactly once — each
+checkpoint's records are one Kafka transaction, committed when the checkpoint completes,
+so consumers reading with isolation.level=read_committed see every record once.
 
 Every sink is a Flink FileSink (or the filesystem table built on it): data written between
 two checkpoints stays invisible (a hidden `.…inprogress` file locally, an unfinished
@@ -32,7 +37,7 @@ from pyflink.datastream.connectors.file_system import (
 )
 from pyflink.table import StreamTableEnvironment
 
-from .config import PipelineConfig
+from .config import PipelineConfig, SinkConfig
 from .job import PipelineOutputs
 from .schemas import processed_table_ddl
 
@@ -186,6 +191,7 @@ def attach_sinks(
         stream.sink_to(json_lines_sink(layout.uri(name), name, ingest_buckets)).name(
             f"{name}-sink"
         ).uid(f"{name}-sink")
+    attach_kafka_sinks(outputs, cfg)
     s = cfg.sink
     t_env.execute_sql(
         processed_table_ddl(
@@ -199,3 +205,48 @@ def attach_sinks(
     statements = t_env.create_statement_set()
     statements.add_insert("processed_zone", outputs.processed)
     statements.attach_as_datastream()
+
+
+def kafka_exactly_once_sink(s: SinkConfig, cfg: PipelineConfig, topic: str, name: str, key_field):
+    """A transactional KafkaSink of JSON-line strings to `topic`: EXACTLY_ONCE, its own
+    transactional.id prefix (`<prefix>-<name>`), the record as value and, if `key_field`
+    is set, that JSON field as key (JVM: io.fraudpipeline.kafka.JsonFieldKeySerializer)."""
+    from pyflink.common.serialization import SerializationSchema, SimpleStringSchema
+    from pyflink.datastream.connectors.base import DeliveryGuarantee
+    from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
+    from pyflink.java_gateway import get_gateway
+
+    from .kafka_security import java_properties
+
+    record = KafkaRecordSerializationSchema.builder().set_topic(topic)
+    record = record.set_value_serialization_schema(SimpleStringSchema())
+    if key_field:
+        j_key = get_gateway().jvm.io.fraudpipeline.kafka.JsonFieldKeySerializer(key_field)
+        record = record.set_key_serialization_schema(SerializationSchema(j_key))
+    builder = (
+        KafkaSink.builder()
+        .set_bootstrap_servers(s.kafka_bootstrap_servers)
+        .set_record_serializer(record.build())
+        .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
+        .set_transactional_id_prefix(f"{s.kafka_transactional_id_prefix}-{name}")
+        # below the broker's transaction.max.timeout.ms, or every transaction is refused
+        .set_property("transaction.timeout.ms", str(s.kafka_transaction_timeout_ms))
+        .set_property("enable.idempotence", "true")
+        .set_property("acks", "all")
+    )
+    for key, value in java_properties(cfg.security).items():  # TLS / SASL ([security])
+        builder = builder.set_property(key, value)
+    return builder.build()
+
+
+def attach_kafka_sinks(outputs: PipelineOutputs, cfg: PipelineConfig) -> None:
+    """Alerts → `kafka_alerts_topic` (key = wallet_id) and DLQ records → `kafka_dlq_topic`,
+    each only when enabled in `[sink]`."""
+    s = cfg.sink
+    for enabled, stream, topic, name, key_field in (
+        (s.kafka_alerts_enabled, outputs.alerts, s.kafka_alerts_topic, "alerts", "wallet_id"),
+        (s.kafka_dlq_enabled, outputs.dlq, s.kafka_dlq_topic, "dlq", None),
+    ):
+        if enabled:
+            sink = kafka_exactly_once_sink(s, cfg, topic, name, key_field)
+            stream.sink_to(sink).name(f"{name}-kafka-sink").uid(f"{name}-kafka-sink")

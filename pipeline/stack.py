@@ -6,6 +6,11 @@
 | moto     | S3, Kinesis, SNS, CloudWatch         | http://127.0.0.1:5000             |
 | postgres | Amazon Redshift (PostgreSQL 15)      | 127.0.0.1:5433, database `fraud`  |
 
+Ports come from FRAUD_STACK_KAFKA_PORT, FRAUD_STACK_KAFKA_CONTROLLER_PORT,
+FRAUD_STACK_MOTO_PORT and FRAUD_STACK_PG_PORT (defaults above), the folder from
+FRAUD_STACK_DIR: a second stack runs beside the first. `start|stop|pause|resume <service>`
+act on one service (moto holds everything in memory: pause it, a stop loses its state).
+
 State lives in `.stack/` (git-ignored): logs in `.stack/logs/`, pids in `.stack/pids/`.
 The Kafka broker's jars come from Maven Central through `stack/kafka/pom.xml` into
 `build/stack/kafka-libs/` (git-ignored). `up` is idempotent: a healthy service is reused.
@@ -35,12 +40,18 @@ KAFKA_POM = ROOT / "stack" / "kafka" / "pom.xml"
 KAFKA_LIBS = ROOT / "build" / "stack" / "kafka-libs"
 
 HOST = "127.0.0.1"
-KAFKA_PORT = 9092
-KAFKA_CONTROLLER_PORT = 9093
+# Ports from the environment, so a second stack (e.g. the failure-injection suite's, which
+# stops its broker and S3) can run beside the shared one: FRAUD_STACK_DIR + these ports.
+DEFAULT_PORTS = {"kafka": 9092, "kafka_controller": 9093, "moto": 5000, "pg": 5433}
+PORT_ENV = {name: f"FRAUD_STACK_{name.upper()}_PORT" for name in DEFAULT_PORTS}
+KAFKA_PORT = int(os.environ.get(PORT_ENV["kafka"], DEFAULT_PORTS["kafka"]))
+KAFKA_CONTROLLER_PORT = int(
+    os.environ.get(PORT_ENV["kafka_controller"], DEFAULT_PORTS["kafka_controller"])
+)
 KAFKA_BOOTSTRAP = f"{HOST}:{KAFKA_PORT}"
-MOTO_PORT = 5000
+MOTO_PORT = int(os.environ.get(PORT_ENV["moto"], DEFAULT_PORTS["moto"]))
 MOTO_ENDPOINT = f"http://{HOST}:{MOTO_PORT}"
-PG_PORT = 5433
+PG_PORT = int(os.environ.get(PORT_ENV["pg"], DEFAULT_PORTS["pg"]))
 PG_DATABASE = "fraud"
 PG_USER = os.environ.get("FRAUD_PG_USER", "fraud")
 # LOCAL-ONLY default password for the throw-away test cluster on 127.0.0.1; not a secret.
@@ -71,6 +82,29 @@ def local_aws_env() -> dict[str, str]:
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
     return {k: os.environ[k] for k in defaults}
+
+
+def config_defaults(defaults: dict, environ) -> dict:
+    """Config defaults (dotted key -> value) that name the stack's default endpoints, moved
+    to the ports `environ` sets (FRAUD_STACK_*_PORT); every other value unchanged.
+
+    So `FRAUD_STACK_KAFKA_PORT=19092 python -m pipeline …` reads from that broker without
+    restating each bootstrap / endpoint key (explicit FRAUD_* keys still win).
+    """
+    ports = {name: int(environ.get(PORT_ENV[name], p)) for name, p in DEFAULT_PORTS.items()}
+    if ports == DEFAULT_PORTS:
+        return defaults
+    moved = {
+        f"{HOST}:{DEFAULT_PORTS['kafka']}": f"{HOST}:{ports['kafka']}",
+        f"http://{HOST}:{DEFAULT_PORTS['moto']}": f"http://{HOST}:{ports['moto']}",
+    }
+    out = dict(defaults)
+    for key, value in defaults.items():
+        if isinstance(value, str) and value in moved:
+            out[key] = moved[value]
+        elif key == "warehouse.port" and value == DEFAULT_PORTS["pg"]:
+            out[key] = ports["pg"]
+    return out
 
 
 def pg_dsn() -> str:
@@ -123,7 +157,7 @@ def _all_pids() -> list[int]:
 
 def stack_processes() -> dict[int, str]:
     """Every live process that belongs to this stack (scan of /proc, not just pid files)."""
-    stack = str(STACK_DIR)
+    stack = f"{STACK_DIR}/"  # with the slash: not a sibling folder whose name extends it
     found: dict[int, str] = {}
     pids = _all_pids()
     for pid in pids:
@@ -560,15 +594,9 @@ def up(verbose: bool = True) -> dict[str, str]:
     for d in (LOG_DIR, PID_DIR):
         d.mkdir(parents=True, exist_ok=True)
     result: dict[str, str] = {}
-    steps = (
-        ("kafka", start_kafka, ensure_topics),
-        ("moto", start_moto, ensure_aws_resources),
-        ("postgres", start_postgres, ensure_pg_database),
-    )
-    for name, start, provision in steps:
+    for name in _STEPS:
         t0 = time.monotonic()
-        state = start()
-        provision()
+        state = start_service(name)
         result[name] = state
         if verbose:
             print(f"{name:<9} {state:<8} {time.monotonic() - t0:5.1f}s", flush=True)
@@ -605,6 +633,60 @@ def down(verbose: bool = True) -> list[int]:
     return left
 
 
+_STEPS: dict[str, tuple[Callable[[], str], Callable[[], None]]] = {
+    "kafka": (start_kafka, ensure_topics),
+    "moto": (start_moto, ensure_aws_resources),
+    "postgres": (start_postgres, ensure_pg_database),
+}
+
+
+def start_service(name: str) -> str:
+    """Start (or reuse) one service and provision it: 'started' or 'reused'."""
+    for d in (LOG_DIR, PID_DIR):
+        d.mkdir(parents=True, exist_ok=True)
+    start, provision = _STEPS[name]
+    state = start()
+    provision()
+    return state
+
+
+def stop_service(name: str) -> None:
+    """Stop one service cleanly (SIGTERM, then SIGKILL after 20 s; PostgreSQL: fast
+    shutdown). Kafka and PostgreSQL keep their data on disk and come back with it;
+    moto keeps everything in memory, so a stopped moto loses its buckets and streams
+    (use `pause_service` to make it unavailable without losing them)."""
+    if name not in _STEPS:
+        raise StackError(f"unknown service {name!r} (one of {', '.join(_STEPS)})")
+    if name == "postgres":
+        stop_postgres()
+    pid = _read_pid(name)
+    if _alive(pid):
+        _kill(pid)
+    with contextlib.suppress(FileNotFoundError):
+        _pid_file(name).unlink()
+
+
+def pause_service(name: str) -> None:
+    """Freeze one service (SIGSTOP of its process group): its port still accepts
+    connections but nothing answers, as with a hung server; its memory is kept."""
+    _signal_service(name, signal.SIGSTOP)
+
+
+def resume_service(name: str) -> None:
+    """Undo `pause_service` (SIGCONT)."""
+    _signal_service(name, signal.SIGCONT)
+
+
+def _signal_service(name: str, sig: signal.Signals) -> None:
+    pid = _read_pid(name)
+    if not _alive(pid):
+        raise StackError(f"{name} is not running (no live pid in {_pid_file(name)})")
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
+
+
 def status() -> dict[str, bool]:
     states = {svc.name: svc.healthy() for svc in SERVICES}
     for svc in SERVICES:
@@ -622,9 +704,29 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument(
+        "command", choices=["up", "down", "status", "start", "stop", "pause", "resume"]
+    )
+    parser.add_argument(
+        "service",
+        nargs="?",
+        choices=list(_STEPS),
+        help="start | stop | pause | resume act on this one service",
+    )
     args = parser.parse_args(argv)
+    one = {
+        "start": start_service,
+        "stop": stop_service,
+        "pause": pause_service,
+        "resume": resume_service,
+    }
     try:
+        if args.command in one:
+            if not args.service:
+                parser.error(f"{args.command} needs a service: {', '.join(_STEPS)}")
+            result = one[args.command](args.service)
+            print(f"{args.service}: {result or args.command + ' done'}")
+            return 0
         if args.command == "up":
             t0 = time.monotonic()
             up()

@@ -182,4 +182,5 @@ def test_down_leaves_no_process(local_stack):
     assert left == []
     assert stack.stack_processes() == {}
     assert not any(stack._alive(pid) for pid in pids.values())
-    assert not any(stack._port_open(p) for p in (9092, 9093, 5000, 5433))
+    ports = (stack.KAFKA_PORT, stack.KAFKA_CONTROLLER_PORT, stack.MOTO_PORT, stack.PG_PORT)
+    assert not any(stack._port_open(p) for p in ports)

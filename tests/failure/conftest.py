@@ -1,0 +1,92 @@
+"""The failure-injection suite's own local stack (own folder, own ports: it stops its
+Kafka broker and freezes its S3), the 100k-event dataset every scenario sends, and the
+table of outcomes printed at the end of the session."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import PROJECT_ROOT
+
+from .harness import Outcome, render_table
+
+EVENTS = int(os.environ.get("FRAUD_FAILURE_EVENTS", "100000"))
+OUTCOMES: list[Outcome] = []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def failure_stack():
+    """A stack of its own (FRAUD_STACK_DIR under out/, free ports), torn down at the end;
+    `pipeline.stack` and every job / loader the suite starts follow its ports."""
+    from pipeline import stack
+
+    names = ["FRAUD_STACK_DIR", *stack.PORT_ENV.values()]
+    saved = {k: os.environ.get(k) for k in names}
+    stack_dir = PROJECT_ROOT / "out" / f"failure-stack-{os.getpid()}"
+    os.environ["FRAUD_STACK_DIR"] = str(stack_dir)
+    for var in stack.PORT_ENV.values():
+        os.environ[var] = str(_free_port())
+    importlib.reload(stack)
+    try:
+        stack.up(verbose=False)
+        stack.local_aws_env()
+        yield stack
+    finally:
+        left = stack.down(verbose=False)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        importlib.reload(stack)
+        if not left:
+            shutil.rmtree(stack_dir, ignore_errors=True)
+        assert not left, f"suite stack processes left: {left}"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    lines: list[str]
+    labels: Path
+    wallets: Path
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory) -> Dataset:
+    """EVENTS generated records (JSON lines: ~1% resends, ~0.5% malformed, ~2% out of
+    order, eight fraud typologies), shared by the scenarios."""
+    from datasets.generator import Config, generate_files
+    from pipeline.offline import iter_records
+
+    d = tmp_path_factory.mktemp("failure-data")
+    source, labels, wallets = d / "tx.jsonl", d / "labels.csv", d / "wallets.csv"
+    generate_files(Config(events=EVENTS, seed=61, fmt="jsonl"), source, labels, wallets)
+    return Dataset([line.rstrip("\n") for line in iter_records(source)], labels, wallets)
+
+
+@pytest.fixture(scope="session")
+def outcomes() -> list[Outcome]:
+    return OUTCOMES
+
+
+def pytest_terminal_summary(terminalreporter):
+    if OUTCOMES:
+        terminalreporter.write_sep("=", "failure injection: every output counted exactly")
+        terminalreporter.write_line(render_table(OUTCOMES))
+        report = PROJECT_ROOT / "out" / "failure-report.md"
+        report.parent.mkdir(exist_ok=True)
+        report.write_text(render_table(OUTCOMES) + "\n")
+        terminalreporter.write_line(f"(also in {report})")
