@@ -182,16 +182,11 @@ def attach_raw_zone(raw: DataStream, layout: LakeLayout, cfg: PipelineConfig) ->
 def attach_sinks(
     t_env: StreamTableEnvironment, outputs: PipelineOutputs, layout: LakeLayout, cfg: PipelineConfig
 ) -> None:
-    """Attach the lake sinks; the Table insert joins the DataStream job (one execute())."""
-    for name, stream, ingest_buckets in (
-        ("alerts", outputs.alerts, False),
-        ("dlq", outputs.dlq, True),
-        ("duplicates", outputs.duplicates, False),
-    ):
-        stream.sink_to(json_lines_sink(layout.uri(name), name, ingest_buckets)).name(
-            f"{name}-sink"
-        ).uid(f"{name}-sink")
-    attach_kafka_sinks(outputs, cfg)
+    """Attach the lake sinks; the Table insert joins the DataStream job (one execute()).
+
+    The processed zone's insert is planned before anything reads `outputs.alerts` (which
+    plans the SQL rules), so its stateful operators keep their uids when rules are added
+    (`PipelineOutputs.alerts`)."""
     s = cfg.sink
     t_env.execute_sql(
         processed_table_ddl(
@@ -205,6 +200,15 @@ def attach_sinks(
     statements = t_env.create_statement_set()
     statements.add_insert("processed_zone", outputs.processed)
     statements.attach_as_datastream()
+    for name, stream, ingest_buckets in (
+        ("alerts", outputs.alerts, False),
+        ("dlq", outputs.dlq, True),
+        ("duplicates", outputs.duplicates, False),
+    ):
+        stream.sink_to(json_lines_sink(layout.uri(name), name, ingest_buckets)).name(
+            f"{name}-sink"
+        ).uid(f"{name}-sink")
+    attach_kafka_sinks(outputs, cfg)
 
 
 def kafka_exactly_once_sink(s: SinkConfig, cfg: PipelineConfig, topic: str, name: str, key_field):

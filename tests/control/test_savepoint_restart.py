@@ -1,11 +1,10 @@
 """Adding an SQL rule = stop with a savepoint, restart from it with the new rule file: the
 per-wallet detector state and the runtime settings survive.
 
-The SQL rules stay off in the job here (`rules.enabled = false`): with them on, the
-`wallet-risk` task hangs in INITIALIZING on this machine (README "Rules in Flink SQL",
-known issue; seen again while writing this test). The new rule file still changes what
-the restarted job knows: an update turning the new rule off is rejected as `unknown_rule`
-before the restart and accepted after it.
+The SQL rules run in the job (they change the table part of the graph, so the restart
+passes `flink.restore_ignore_unclaimed_state`, README "In the job, and changing rules"). The
+new rule file changes what the restarted job knows: an update turning the new rule off is
+rejected as `unknown_rule` before the restart and accepted after it.
 
 Story: the job runs with every shipped rule but `risky_large_withdrawal`; update v1 sets
 `velocity_burst.min_count` to 8; wallet A sends 5 rapid withdrawals (no alert); the job
@@ -64,6 +63,7 @@ def test_state_and_settings_survive_a_savepoint_restart_that_adds_an_sql_rule(
         "control.enabled": "true",
         "control.topic": control_topic,
         "rules.dir": str(rules),
+        "rules.enabled": "true",
         "sink.output_dir": str(tmp_path / "lake"),
         "flink.checkpoint_dir": str(tmp_path / "checkpoints"),
         "flink.log_dir": str(tmp_path / "logs"),
@@ -107,7 +107,8 @@ def test_state_and_settings_survive_a_savepoint_restart_that_adds_an_sql_rule(
 
     # 2. the new rule file, a restart from the savepoint, 3 more events of A, 3 of B
     shutil.copy(PROJECT_ROOT / "sql" / "rules" / f"{NEW_RULE}.sql", rules)
-    job = start_job(tmp_path, 1, **settings, **{"flink.restore_path": savepoint})
+    restart = {"flink.restore_path": savepoint, "flink.restore_ignore_unclaimed_state": "true"}
+    job = start_job(tmp_path, 1, **settings, **restart)
     try:
         a_after, b = burst(wallet_a, 3, start_s=50), burst(wallet_b, 3)
         send(local_stack, tx_topic, a_after + b)
