@@ -29,8 +29,13 @@ MASK = "********"
 # Property names whose values are secrets (both dialects), masked by `redacted`.
 _SECRET_KEYS = ("password", "jaas", "secret", "token")
 
-_SCRAM_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
-_PLAIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
+# The job's Kafka connector (flink-sql-connector-kafka) relocates kafka-clients under this
+# package; a JAAS login module is looked up by class name, so it must be named relocated
+# ("No LoginModule found for org.apache.kafka…ScramLoginModule" otherwise; seen against
+# the local stack's SASL_SSL listener, tests/stack/test_kafka_sasl_ssl.py).
+KAFKA_SHADE_PREFIX = "org.apache.flink.kafka.shaded."
+_SCRAM_MODULE = KAFKA_SHADE_PREFIX + "org.apache.kafka.common.security.scram.ScramLoginModule"
+_PLAIN_MODULE = KAFKA_SHADE_PREFIX + "org.apache.kafka.common.security.plain.PlainLoginModule"
 _IAM_MODULE = "software.amazon.msk.auth.iam.IAMLoginModule"
 _IAM_CALLBACK = "software.amazon.msk.auth.iam.IAMClientCallbackHandler"
 

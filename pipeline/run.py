@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import PipelineConfig
+from .config import PipelineConfig, SecurityConfig
 from .sinks import LakeLayout, lake_layout, output_paths
 from .sources import source_name
 from .summary import RunSummary, count_input_records, summarize
@@ -115,7 +115,7 @@ def expected_records(cfg: PipelineConfig) -> int:
     if s.reads_kafka:
         if s.kafka_start != "earliest":
             raise ValueError("a counted Kafka run starts from the earliest offsets")
-        total += kafka_topic_records(s.kafka_bootstrap_servers, s.kafka_topic)
+        total += kafka_topic_records(s.kafka_bootstrap_servers, s.kafka_topic, cfg.security)
     if s.reads_kinesis:
         if s.kinesis_start != "trim_horizon":
             raise ValueError("a counted Kinesis run starts from trim_horizon")
@@ -147,11 +147,19 @@ def kinesis_stream_records(stream: str, endpoint: str, region: str) -> int:
     return total
 
 
-def kafka_topic_records(bootstrap: str, topic: str, timeout_s: float = 10.0) -> int:
-    """Records in a topic now: sum over partitions of (high watermark - low watermark)."""
+def kafka_topic_records(
+    bootstrap: str, topic: str, security: SecurityConfig | None = None, timeout_s: float = 10.0
+) -> int:
+    """Records in a topic now: sum over partitions of (high watermark - low watermark).
+    `security`: the `[security]` settings to reach the broker with (None: PLAINTEXT)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "fraud-pipeline-count"})
+    from .kafka_security import confluent_config
+
+    conf = {"bootstrap.servers": bootstrap, "group.id": "fraud-pipeline-count"}
+    if security is not None:
+        conf.update(confluent_config(security))
+    consumer = Consumer(conf)
     try:
         meta = consumer.list_topics(topic, timeout=timeout_s)
         if meta.topics[topic].error is not None:

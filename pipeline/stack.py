@@ -3,13 +3,15 @@
 | service  | stands in for                        | endpoint                          |
 |----------|--------------------------------------|-----------------------------------|
 | kafka    | Amazon MSK (single-node KRaft broker)| 127.0.0.1:9092 (controller 9093)  |
+|          | ... its SASL_SSL listener (SCRAM)    | 127.0.0.1:9094 (`kafka_client_tls`)|
 | moto     | S3, Kinesis, SNS, CloudWatch         | http://127.0.0.1:5000             |
 | postgres | Amazon Redshift (PostgreSQL 15)      | 127.0.0.1:5433, database `fraud`  |
 
 Ports come from FRAUD_STACK_KAFKA_PORT, FRAUD_STACK_KAFKA_CONTROLLER_PORT,
-FRAUD_STACK_MOTO_PORT and FRAUD_STACK_PG_PORT (defaults above), the folder from
-FRAUD_STACK_DIR: a second stack runs beside the first. `start|stop|pause|resume <service>`
-act on one service (moto holds everything in memory: pause it, a stop loses its state).
+FRAUD_STACK_KAFKA_SASL_PORT, FRAUD_STACK_MOTO_PORT and FRAUD_STACK_PG_PORT (defaults
+above), the folder from FRAUD_STACK_DIR: a second stack runs beside the first.
+`start|stop|pause|resume <service>` act on one service (moto holds everything in memory:
+pause it, a stop loses its state).
 
 State lives in `.stack/` (git-ignored): logs in `.stack/logs/`, pids in `.stack/pids/`.
 The Kafka broker's jars come from Maven Central through `stack/kafka/pom.xml` into
@@ -42,13 +44,27 @@ KAFKA_LIBS = ROOT / "build" / "stack" / "kafka-libs"
 HOST = "127.0.0.1"
 # Ports from the environment, so a second stack (e.g. the failure-injection suite's, which
 # stops its broker and S3) can run beside the shared one: FRAUD_STACK_DIR + these ports.
-DEFAULT_PORTS = {"kafka": 9092, "kafka_controller": 9093, "moto": 5000, "pg": 5433}
+DEFAULT_PORTS = {
+    "kafka": 9092,
+    "kafka_controller": 9093,
+    "kafka_sasl": 9094,
+    "moto": 5000,
+    "pg": 5433,
+}
 PORT_ENV = {name: f"FRAUD_STACK_{name.upper()}_PORT" for name in DEFAULT_PORTS}
 KAFKA_PORT = int(os.environ.get(PORT_ENV["kafka"], DEFAULT_PORTS["kafka"]))
 KAFKA_CONTROLLER_PORT = int(
     os.environ.get(PORT_ENV["kafka_controller"], DEFAULT_PORTS["kafka_controller"])
 )
 KAFKA_BOOTSTRAP = f"{HOST}:{KAFKA_PORT}"
+# The broker's second listener, as a production cluster is reached: TLS (a self-signed
+# certificate for 127.0.0.1, made at first start) and SASL/SCRAM-SHA-512 with one user.
+KAFKA_SASL_PORT = int(os.environ.get(PORT_ENV["kafka_sasl"], DEFAULT_PORTS["kafka_sasl"]))
+KAFKA_SASL_BOOTSTRAP = f"{HOST}:{KAFKA_SASL_PORT}"
+KAFKA_SCRAM_USER = "fraud-client"
+# LOCAL-ONLY defaults for the throw-away broker on 127.0.0.1; not secrets.
+KAFKA_SCRAM_PASSWORD = os.environ.get("FRAUD_STACK_KAFKA_SCRAM_PASSWORD", "fraud-scram-local-only")
+_KAFKA_TLS_PASSWORD = os.environ.get("FRAUD_STACK_KAFKA_TLS_PASSWORD", "fraud-tls-local-only")
 MOTO_PORT = int(os.environ.get(PORT_ENV["moto"], DEFAULT_PORTS["moto"]))
 MOTO_ENDPOINT = f"http://{HOST}:{MOTO_PORT}"
 PG_PORT = int(os.environ.get(PORT_ENV["pg"], DEFAULT_PORTS["pg"]))
@@ -296,16 +312,64 @@ logger.state.level = WARN
 """
 
 
+@dataclass(frozen=True)
+class KafkaTls:
+    keystore: Path  # the broker's key and self-signed certificate (PKCS12)
+    ca_pem: Path  # that certificate, PEM: the clients' truststore
+
+
+def kafka_client_tls() -> KafkaTls:
+    """Where the SASL_SSL listener's certificate lives (clients trust `ca_pem`)."""
+    tls = STACK_DIR / "kafka" / "tls"
+    return KafkaTls(tls / "broker.p12", tls / "ca.pem")
+
+
+def _kafka_tls() -> KafkaTls:
+    """The SASL_SSL listener's certificate: self-signed for IP 127.0.0.1 (clients can
+    verify the host name), made with the JDK's keytool at the first start."""
+    tls = kafka_client_tls()
+    if tls.keystore.exists() and tls.ca_pem.exists():
+        return tls
+    keytool = shutil.which("keytool")
+    if not keytool:
+        raise StackError("keytool (JDK 17+) is needed for the Kafka TLS listener: make setup")
+    tls.keystore.parent.mkdir(parents=True, exist_ok=True)
+    tls.keystore.unlink(missing_ok=True)
+    store = ["-keystore", str(tls.keystore), "-storepass", _KAFKA_TLS_PASSWORD]
+    for args in (
+        ["-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048",
+         "-dname", f"CN={HOST}", "-ext", f"SAN=ip:{HOST},dns:localhost", "-validity", "3650",
+         "-storetype", "PKCS12", "-keypass", _KAFKA_TLS_PASSWORD, *store],
+        ["-exportcert", "-rfc", "-alias", "broker", "-file", str(tls.ca_pem), *store],
+    ):  # fmt: skip
+        res = _run([keytool, *args], timeout=60)
+        if res.returncode != 0:
+            raise StackError(f"keytool failed: {res.stdout[-800:]}{res.stderr[-800:]}")
+    return tls
+
+
 def _kafka_config(kdir: Path) -> Path:
+    tls = _kafka_tls()
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@{HOST}:{KAFKA_CONTROLLER_PORT}",
-        "listeners": f"PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{KAFKA_PORT}",
+        "listeners": f"PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT},"
+        f"SASL_SSL://{HOST}:{KAFKA_SASL_PORT}",
+        "advertised.listeners": f"PLAINTEXT://{HOST}:{KAFKA_PORT},SASL_SSL://{HOST}:{KAFKA_SASL_PORT}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map": (
+            "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL"
+        ),
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        ),
+        "listener.name.sasl_ssl.ssl.keystore.location": str(tls.keystore),
+        "listener.name.sasl_ssl.ssl.keystore.type": "PKCS12",
+        "listener.name.sasl_ssl.ssl.keystore.password": _KAFKA_TLS_PASSWORD,
+        "listener.name.sasl_ssl.ssl.key.password": _KAFKA_TLS_PASSWORD,
         "log.dirs": str(kdir / "data"),
         "num.partitions": "1",
         "auto.create.topics.enable": "false",
@@ -341,10 +405,11 @@ def _java_cmd(kdir: Path, main: str, *args: str) -> list[str]:
 def start_kafka() -> str:
     if _kafka_healthy():
         return "reused"
-    if _port_open(KAFKA_PORT) or _port_open(KAFKA_CONTROLLER_PORT):
+    if any(_port_open(p) for p in (KAFKA_PORT, KAFKA_CONTROLLER_PORT, KAFKA_SASL_PORT)):
         raise StackError(
-            f"ports {KAFKA_PORT}/{KAFKA_CONTROLLER_PORT} are taken by something that is not "
-            f"a healthy Kafka broker; free them (see `python -m pipeline.stack status`)"
+            f"ports {KAFKA_PORT}/{KAFKA_CONTROLLER_PORT}/{KAFKA_SASL_PORT} are taken by "
+            "something that is not a healthy Kafka broker; free them "
+            "(see `python -m pipeline.stack status`)"
         )
     ensure_kafka_jars()
     kdir = STACK_DIR / "kafka"
@@ -365,6 +430,30 @@ def start_kafka() -> str:
     pid = _spawn("kafka", _java_cmd(kdir, "kafka.Kafka", str(conf)))
     _wait("kafka", _kafka_healthy, log, pid, START_TIMEOUT_S)
     return "started"
+
+
+def ensure_kafka_resources() -> None:
+    ensure_topics()
+    ensure_scram_user()
+
+
+def ensure_scram_user() -> None:
+    """The SASL_SSL listener's user (`KAFKA_SCRAM_USER`), set through the PLAINTEXT one."""
+    from confluent_kafka.admin import (
+        AdminClient,
+        ScramCredentialInfo,
+        ScramMechanism,
+        UserScramCredentialUpsertion,
+    )
+
+    admin = AdminClient({"bootstrap.servers": KAFKA_BOOTSTRAP, "log_level": 3})
+    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192)
+    upsert = UserScramCredentialUpsertion(KAFKA_SCRAM_USER, info, KAFKA_SCRAM_PASSWORD.encode())
+    for user, fut in admin.alter_user_scram_credentials([upsert]).items():
+        try:
+            fut.result(timeout=30)
+        except Exception as exc:
+            raise StackError(f"creating the Kafka SCRAM user {user} failed: {exc}") from exc
 
 
 def ensure_topics() -> None:
@@ -582,7 +671,8 @@ class Service:
 
 
 SERVICES = (
-    Service("kafka", f"{KAFKA_BOOTSTRAP} (PLAINTEXT; controller {HOST}:{KAFKA_CONTROLLER_PORT})",
+    Service("kafka", f"{KAFKA_BOOTSTRAP} (PLAINTEXT; controller {HOST}:{KAFKA_CONTROLLER_PORT}; "
+            f"SASL_SSL/SCRAM-SHA-512 {KAFKA_SASL_BOOTSTRAP}, user {KAFKA_SCRAM_USER})",
             _kafka_healthy),
     Service("moto", f"{MOTO_ENDPOINT} (S3, Kinesis, SNS, CloudWatch)", _moto_healthy),
     Service("postgres", f"postgresql://{PG_USER}@{HOST}:{PG_PORT}/{PG_DATABASE}", _pg_healthy),
@@ -634,7 +724,7 @@ def down(verbose: bool = True) -> list[int]:
 
 
 _STEPS: dict[str, tuple[Callable[[], str], Callable[[], None]]] = {
-    "kafka": (start_kafka, ensure_topics),
+    "kafka": (start_kafka, ensure_kafka_resources),
     "moto": (start_moto, ensure_aws_resources),
     "postgres": (start_postgres, ensure_pg_database),
 }

@@ -46,7 +46,8 @@ def test_scram_over_tls_maps_to_both_clients(password_env):
     assert java["security.protocol"] == "SASL_SSL"
     assert java["sasl.mechanism"] == "SCRAM-SHA-256"
     assert java["sasl.jaas.config"] == (
-        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        "org.apache.flink.kafka.shaded.org.apache.kafka.common.security.scram.ScramLoginModule"
+        " required "
         'username="fraud" password="scram-\\"pw\\"\\\\-Qv19-do-not-log";'
     )
     assert java["ssl.truststore.location"] == "/etc/kafka/ca.pem"
