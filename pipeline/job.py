@@ -24,7 +24,7 @@ from functools import cached_property
 from pyflink.common import Types
 from pyflink.datastream import DataStream, KeyedStream
 from pyflink.java_gateway import get_gateway
-from pyflink.table import StreamTableEnvironment, Table
+from pyflink.table import Schema, StreamTableEnvironment, Table
 
 from operators.event import EVENT_FIELDS
 
@@ -127,7 +127,16 @@ def build_fraud_pipeline(
     the SQL rules' alerts."""
     stable_table_uids(t_env)
     view = "raw_records"
-    t_env.create_temporary_view(view, t_env.from_data_stream(raw))
+    # SOURCE_WATERMARK(): without a watermark in its schema the table's input conversion
+    # drops the source's watermarks, and event time stops here (the SQL rules' windows and
+    # patterns then fire only at the end of a bounded input, never on a stream).
+    source_watermarks = (
+        Schema.new_builder()
+        .column_by_metadata("rowtime", "TIMESTAMP_LTZ(3)")
+        .watermark("rowtime", "SOURCE_WATERMARK()")
+        .build()
+    )
+    t_env.create_temporary_view(view, t_env.from_data_stream(raw, source_watermarks))
     keyed_table = t_env.sql_query(key_extraction_sql(cfg.source.format, view))
     # to_append_stream (not to_data_stream) yields the RowTypeInfo Python operators accept.
     records = t_env.to_append_stream(keyed_table, KEYED_RECORD_TYPE)

@@ -12,9 +12,9 @@ import org.apache.flink.api.common.eventtime.TimestampAssignerSupplier;
  * contract's column order). ISO-8601 instants and epoch milliseconds are accepted.
  *
  * <p>A record whose time cannot be read (malformed, missing, a header line) never fails
- * the job: it gets the last time read on this subtask, or else the source's own timestamp
- * (Kafka record time, Kinesis arrival time), or else the current time. Such records are
- * rejected later, with a reason, by the job's validation.
+ * the job: it gets the last time read on this subtask, or else no timestamp
+ * ({@code Long.MIN_VALUE}), so it never advances the watermark. Such records are rejected
+ * later, with a reason, by the job's validation.
  */
 public final class EventTimeAssigner implements TimestampAssigner<String> {
     private static final String JSON_KEY = "\"event_time\"";
@@ -41,11 +41,10 @@ public final class EventTimeAssigner implements TimestampAssigner<String> {
             lastTimestampMs = ts;
             return ts;
         }
-        if (lastTimestampMs != Long.MIN_VALUE) {
-            return lastTimestampMs;
-        }
-        // TimestampAssigner.NO_TIMESTAMP is Long.MIN_VALUE.
-        return recordTimestamp != Long.MIN_VALUE ? recordTimestamp : System.currentTimeMillis();
+        // Never the source's timestamp or the clock: a CSV header or a malformed record
+        // stamped "now" would move the watermark past every replayed event (all late).
+        // Long.MIN_VALUE (NO_TIMESTAMP) never advances the watermark.
+        return lastTimestampMs;
     }
 
     static long fromJson(String record) {
