@@ -23,11 +23,11 @@ setup: $(STAMP) ## create the virtualenv, install pinned packages, build the con
 run: setup ## run the fraud job on the bundled sample (local minicluster) and print the summary
 	$(PY) -m pipeline run
 
-test: setup ## run the whole test suite (JUnit of the repo's Java, then every pytest test but the failure suite)
+test: setup ## run the whole test suite (JUnit of the repo's Java, then every pytest test, failure injection included)
 	mvn -q -f pom.xml test
 	$(PY) -m pytest
 
-test-failure: setup ## the failure-injection suite alone (tests/failure: own stack, 100k events a scenario, ~15 min)
+test-failure: setup ## the failure-injection suite alone (tests/failure: own stack, 100k events a scenario, ~8 min)
 	$(PY) -m pytest -m failure tests/failure
 
 test-fast: $(STAMP) ## only the pure-Python tests (no JVM, no servers)
