@@ -26,6 +26,7 @@ run: setup ## run the fraud job on the bundled sample (local minicluster) and pr
 test: setup ## run the whole test suite (JUnit of the repo's Java, then every pytest test, failure injection included)
 	mvn -q -f pom.xml test
 	$(PY) -m pytest
+	$(PY) -m pytest -m failure tests/failure
 
 test-failure: setup ## the failure-injection suite alone (tests/failure: own stack, 100k events a scenario, ~8 min)
 	$(PY) -m pytest -m failure tests/failure

@@ -27,10 +27,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def failure_stack():
-    """A stack of its own (FRAUD_STACK_DIR under out/, free ports), torn down at the end;
-    `pipeline.stack` and every job / loader the suite starts follow its ports."""
+    """A stack of its own (FRAUD_STACK_DIR under out/, free ports), torn down after the
+    suite's module; `pipeline.stack` and every job / loader the suite starts follow its
+    ports. Module-scoped: the tests that run after it in the same session (`make test`)
+    must find the environment and `pipeline.stack` as they were."""
     from pipeline import stack
 
     names = ["FRAUD_STACK_DIR", *stack.PORT_ENV.values()]
