@@ -271,8 +271,14 @@ def _child(args: list[str]) -> int:
 
 
 def _run_side(side: str, events: int, source: str) -> dict:
+    return run_side_process("pipeline.bench", [side, str(events), source], "benchmark")
+
+
+def run_side_process(module: str, args: list[str], what: str) -> dict:
+    """Run one side of a benchmark (`python -m <module> <args>`) in a fresh process and
+    return the JSON of its `BENCH-RESULT` line; a failure raises with the side's output."""
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.bench", side, str(events), source],
+        [sys.executable, "-m", module, *args],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -282,7 +288,7 @@ def _run_side(side: str, events: int, source: str) -> dict:
         if line.startswith("BENCH-RESULT "):
             return json.loads(line.removeprefix("BENCH-RESULT "))
     sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-5000:])
-    raise RuntimeError(f"benchmark side {side!r} failed (exit {proc.returncode})")
+    raise RuntimeError(f"{what} side {args[0]!r} failed (exit {proc.returncode})")
 
 
 def _mb(n: int | None) -> str:

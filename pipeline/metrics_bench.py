@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import threading
 
 import numpy as np
 
-from .bench import BENCH_DIR, dataset, run_flink
-from .config import PROJECT_ROOT, load_config
+from .bench import BENCH_DIR, dataset, run_flink, run_side_process
+from .config import load_config
 
 #: Reporter ports of the "on" side: apart from local runs' defaults and the tests'.
 PORTS = "9220-9229"
@@ -64,18 +63,7 @@ def _scrape_loop(done: threading.Event, scrapes: list[int]) -> None:
 
 
 def _run_side(side: str, events: int) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.metrics_bench", side, str(events)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-    )
-    for line in proc.stdout.splitlines():
-        if line.startswith("BENCH-RESULT "):
-            return json.loads(line.removeprefix("BENCH-RESULT "))
-    sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-5000:])
-    raise RuntimeError(f"metrics-overhead side {side!r} failed (exit {proc.returncode})")
+    return run_side_process("pipeline.metrics_bench", [side, str(events)], "metrics-overhead")
 
 
 def order(rounds: int) -> list[str]:
