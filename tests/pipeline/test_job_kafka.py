@@ -12,6 +12,7 @@ from pipeline.config import load_config
 from pipeline.offline import iter_records, replay
 from pipeline.summary import read_json_lines
 from tests.jobs import assert_outputs_match_offline, run_job
+from tests.kafka_topics import create_topic
 
 pytestmark = [pytest.mark.stack, pytest.mark.minicluster]
 
@@ -19,10 +20,8 @@ pytestmark = [pytest.mark.stack, pytest.mark.minicluster]
 def produce(bootstrap: str, topic: str, lines: list[str]) -> None:
     """One partition keeps the file's order, so the offline replay is the exact oracle."""
     from confluent_kafka import Producer
-    from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(30)
+    create_topic(bootstrap, topic)
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
     for line in lines:
         try:
