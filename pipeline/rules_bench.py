@@ -1,4 +1,5 @@
-"""What the SQL-rule UDFs cost, thread vs process mode: `python -m pipeline.rules_bench`.
+"""What the SQL-rule functions cost, JVM vs Python, thread vs process mode:
+`python -m pipeline.rules_bench`.
 
 Each variant runs in its own process (the Python execution mode is fixed per JVM): a
 bounded datagen table of N rows with the 18 model features and two countries, one
@@ -19,8 +20,9 @@ from models.features import FEATURE_NAMES
 VARIANTS = {
     # name: (python execution mode, expression summed over the rows)
     "jvm-only baseline": ("thread", "f_log_amount_usd * 2"),
-    "row udf country_distance_km, thread": ("thread", "country_distance_km(c1, c2)"),
-    "row udf country_distance_km, process": ("process", "country_distance_km(c1, c2)"),
+    "jvm function country_distance_km": ("thread", "country_distance_km(c1, c2)"),
+    "python row udf haversine_km, thread": ("thread", "haversine_km(f_kyc_tier, 1.0, 2.0, 3.0)"),
+    "python row udf haversine_km, process": ("process", "haversine_km(f_kyc_tier, 1.0, 2.0, 3.0)"),
     "pandas udf fraud_score (thread config)": ("thread", "fraud_score({features})"),
     "pandas udf fraud_score, process": ("process", "fraud_score({features})"),
 }

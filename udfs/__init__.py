@@ -2,7 +2,8 @@
 
 `register_udfs` registers every one under its SQL name:
 - `fraud_score(f_…)` — the ONNX model score, vectorized (pandas; whole batches per call);
-- `country_distance_km(country_a, country_b)` — km between two countries' centroids;
+- `country_distance_km(country_a, country_b)` — km between two countries' centroids (a JVM
+  function, see `udfs/geo.py`);
 - `haversine_km(lat1, lon1, lat2, lon2)` — great-circle distance in km;
 - `risk_tier(score, kyc_tier)` — low | medium | high | critical.
 """
@@ -20,13 +21,15 @@ UDF_NAMES = ("fraud_score", "country_distance_km", "haversine_km", "risk_tier")
 
 
 def register_udfs(t_env: TableEnvironment, cfg: PipelineConfig) -> None:
-    from .geo import country_distance_km_udf, haversine_km_udf
+    from py4j.java_gateway import JavaObject
+
+    from .geo import country_distance_km_function, haversine_km_udf
     from .risk import risk_tier_udf
     from .scoring import fraud_score_udf
 
     functions = {
         "fraud_score": fraud_score_udf(cfg.resolve(cfg.model.path)),
-        "country_distance_km": country_distance_km_udf(
+        "country_distance_km": country_distance_km_function(
             cfg.resolve(cfg.reference.dir) / "countries.csv"
         ),
         "haversine_km": haversine_km_udf(),
@@ -35,4 +38,8 @@ def register_udfs(t_env: TableEnvironment, cfg: PipelineConfig) -> None:
         ),
     }
     for name in UDF_NAMES:
-        t_env.create_temporary_function(name, functions[name])
+        function = functions[name]
+        if isinstance(function, JavaObject):  # a JVM function instance
+            t_env._j_tenv.createTemporaryFunction(name, function)
+        else:
+            t_env.create_temporary_function(name, function)

@@ -1,20 +1,21 @@
-"""Geo UDFs for SQL rules: great-circle distance between points and between countries."""
+"""Geo UDFs for SQL rules: great-circle distance between points and between countries.
+
+`country_distance_km` is a JVM function (`io.fraudpipeline.udf.CountryDistanceKm`, built
+into the connector jar): the shipped geo rule calls it on every located event, and a Python
+row UDF costs a round trip into the embedded interpreter per row. `haversine_km` stays in
+Python: it is the same formula as the detector's (`operators/geo.py`).
+"""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from pyflink.table import DataTypes
-from pyflink.table.udf import ScalarFunction, udf
+from pyflink.table.udf import udf
 
 from operators.geo import haversine_km as _haversine_km
 
-
-def load_country_centroids(countries_csv: Path) -> dict[str, tuple[float, float]]:
-    """country code -> (lat, lon) centroid, from `datasets/reference/countries.csv`."""
-    with open(countries_csv, newline="", encoding="utf-8") as f:
-        return {r["country"]: (float(r["lat"]), float(r["lon"])) for r in csv.DictReader(f)}
+COUNTRY_DISTANCE_CLASS = "io.fraudpipeline.udf.CountryDistanceKm"
 
 
 def haversine_km(lat1, lon1, lat2, lon2) -> float | None:
@@ -24,32 +25,15 @@ def haversine_km(lat1, lon1, lat2, lon2) -> float | None:
     return _haversine_km(lat1, lon1, lat2, lon2)
 
 
-class CountryDistanceKm(ScalarFunction):
-    """Distance in km between two countries' centroids (the locations enrichment uses, so
-    the same as the geo_jump detector's); NULL when either country is NULL or unknown."""
-
-    def __init__(self, countries_csv: str) -> None:
-        self._path = countries_csv
-        self._centroids: dict[str, tuple[float, float]] = {}
-
-    def open(self, function_context) -> None:
-        self._centroids = load_country_centroids(Path(self._path))
-
-    def eval(self, country_a: str | None, country_b: str | None) -> float | None:
-        if not country_a or not country_b:
-            return None
-        a = self._centroids.get(country_a)
-        b = self._centroids.get(country_b)
-        if a is None or b is None:
-            return None
-        if a == b:
-            return 0.0
-        return _haversine_km(a[0], a[1], b[0], b[1])
-
-
 def haversine_km_udf():
     return udf(haversine_km, result_type=DataTypes.DOUBLE())
 
 
-def country_distance_km_udf(countries_csv: Path):
-    return udf(CountryDistanceKm(str(countries_csv)), result_type=DataTypes.DOUBLE())
+def country_distance_km_function(countries_csv: Path):
+    """The JVM function instance; it reads the centroids now, so it carries them to the tasks."""
+    from pyflink.java_gateway import get_gateway
+
+    cls = get_gateway().jvm
+    for part in COUNTRY_DISTANCE_CLASS.split("."):
+        cls = getattr(cls, part)
+    return cls(str(countries_csv))

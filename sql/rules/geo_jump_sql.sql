@@ -3,7 +3,7 @@
 -- description: consecutive events of a wallet from countries too far apart for the time between them
 --
 -- LAG over each wallet's located events gives the previous country; the UDF
--- country_distance_km (udfs/geo.py) measures the jump between the two countries' centroids.
+-- country_distance_km (a JVM function, udfs/geo.py) measures the jump between the two countries' centroids.
 -- Alert when it is at least detectors.geo_jump.min_distance_km and the implied speed exceeds
 -- detectors.geo_jump.max_speed_kmh, as operators/geo_jump.py.
 SELECT wallet_id, tx_id, event_time, score,

@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 
 from models.features import N_FEATURES
-from operators.geo_jump import GeoJump
-from tests.factories import BERLIN, SINGAPORE, components, detector_config, own_view, sample_replay
-from udfs.geo import CountryDistanceKm, haversine_km
+from tests.factories import components, sample_replay
+from udfs.geo import haversine_km
 from udfs.risk import risk_tier
 from udfs.scoring import FEATURE_COLUMNS, FraudScore
 
@@ -32,22 +31,6 @@ def test_fraud_score_rejects_a_wrong_number_of_features():
     udf = FraudScore(str(components("csv").cfg.resolve("models/fraud_model.onnx")))
     with pytest.raises(ValueError, match="takes 18 features"):
         udf.eval(pd.Series([1.0]))
-
-
-def test_country_distance_is_the_geo_jump_detectors_distance():
-    cfg = components("csv").cfg
-    udf = CountryDistanceKm(str(cfg.resolve(cfg.reference.dir) / "countries.csv"))
-    udf.open(None)
-    de_sg = udf.eval("DE", "SG")
-    assert de_sg == pytest.approx(haversine_km(*BERLIN, *SINGAPORE), rel=1e-3)
-    assert 9_500 < de_sg < 10_500
-    assert udf.eval("DE", "DE") == 0.0
-    assert udf.eval("DE", None) is None and udf.eval("DE", "ZZ") is None
-    # the detector fires on the same jump (30 min: ~20,000 km/h)
-    detector = GeoJump(detector_config("geo_jump"))
-    state = detector.new_state()
-    assert detector.on_event(state, own_view(ts=0, geo=BERLIN)) is None
-    assert detector.on_event(state, own_view(ts=1_800_000, geo=SINGAPORE)) is not None
 
 
 def test_haversine_handles_nulls():
