@@ -4,7 +4,7 @@ An update on the control topic is one JSON object:
 
     {"version": 3,
      "detectors": {"velocity_burst": {"min_count": 5, "window_ms": 120000}},
-     "rules": {"structuring": {"enabled": false}, "blocklist_sql": {"enabled": true}},
+     "rules": {"structuring": {"enabled": false}, "risky_large_withdrawal": {"enabled": true}},
      "issued_by": "analyst@example", "issued_at": "2026-11-29T05:00:00Z"}
 
 Updates merge onto the settings in force: a detector key given replaces that threshold

@@ -19,6 +19,11 @@ from typing import Any
 from operators.event import SEVERITIES
 
 HEADER_KEYS = ("id", "severity", "description")
+# SQL versions of the Python detectors, each proven to alert the same transactions as its
+# twin (tests/rules). Not run by default: beside their twins they would only repeat their
+# alerts, at twice the cost. A subfolder of sql/rules, which `load_rules` does not descend
+# into; point `[rules].dir` here, or copy a file into yours, to run one.
+DETECTOR_TWINS_DIR = "sql/rules/detector-twins"
 _HEADER_LINE = re.compile(r"^--\s*([a-z_]+)\s*:\s*(.*?)\s*$")
 _RULE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\$\{([a-z0-9_.]+)\}")

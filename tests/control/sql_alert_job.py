@@ -19,6 +19,7 @@ from pipeline.config import load_config
 from pipeline.control_function import ControlWiring
 from pipeline.control_settings import Settings
 from pipeline.flink_env import create_environments
+from pipeline.rule_files import DETECTOR_TWINS_DIR
 from pipeline.sinks import json_lines_sink
 from tests.contracts.test_contracts import ALERT
 
@@ -33,6 +34,7 @@ def main(out: Path) -> None:
     cfg = load_config(
         {
             "control.enabled": "true",
+            "rules.dir": DETECTOR_TWINS_DIR,  # the rule ids below
             "flink.log_dir": str(out / "logs"),
             "flink.checkpoint_dir": str(out / "checkpoints"),
             "flink.checkpoint_interval_ms": "1000",

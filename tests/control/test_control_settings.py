@@ -21,10 +21,11 @@ from pipeline.control_settings import (
     rule_enabled,
     silenced_rules,
 )
+from pipeline.rule_files import DETECTOR_TWINS_DIR
 from tests.contracts.test_contracts import ALERT, validator
 from tests.factories import SECOND, T0, make_enriched, own_view
 
-CFG = load_config(environ={})
+CFG = load_config({"rules.dir": DETECTOR_TWINS_DIR}, environ={})  # rules with known ids
 RULES = known_rule_ids(CFG.detectors, sql_rule_ids(CFG))
 
 

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from pipeline.config import PROJECT_ROOT
+from pipeline.rule_files import DETECTOR_TWINS_DIR
 from pipeline.summary import read_json_lines
 from tests.jobs import run_checked
 from tests.rules.crafted import blocklist, write_csv
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.minicluster
 def test_sql_alerts_join_the_python_alerts_in_the_alerts_sink(tmp_path):
     rules = tmp_path / "rules"
     rules.mkdir()
-    shutil.copy(PROJECT_ROOT / "sql" / "rules" / "blocklist_sql.sql", rules)
+    shutil.copy(PROJECT_ROOT / DETECTOR_TWINS_DIR / "blocklist_sql.sql", rules)
     case = blocklist()
     events = write_csv([case], tmp_path / "events.csv")
     run_checked(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import PROJECT_ROOT, load_config
-from pipeline.rule_files import RuleError, load_rules, parse_rule, rules_digest
+from pipeline.rule_files import DETECTOR_TWINS_DIR, RuleError, load_rules, parse_rule, rules_digest
 from pipeline.sql_rules import effective_values_of, load_rule_set
 
 VALUES = {"detectors.structuring.min_count": 3, "rules.dir": "sql/rules", "x.flag": True}
@@ -82,16 +82,18 @@ def test_placeholders_take_the_configured_thresholds():
     values = effective_values_of(cfg)
     assert values["detectors.structuring.min_count"] == 4
     assert values["detectors.rapid_in_out.min_deposit_usd"] == 5000.0
-    rules = {r.rule_id: r for r in load_rule_set(cfg).rules}
+    rules = {r.rule_id: r for r in load_rule_set(cfg, PROJECT_ROOT / DETECTOR_TWINS_DIR).rules}
     assert "PATTERN (S{4})" in rules["structuring_sql"].sql
 
 
-def test_shipped_rules_parse_with_unique_ids_and_valid_headers():
+@pytest.mark.parametrize("folder", ["sql/rules", DETECTOR_TWINS_DIR])
+def test_shipped_rules_parse_with_unique_ids_and_valid_headers(folder):
     cfg = load_config(environ={})
-    rule_set = load_rule_set(cfg)
+    rule_set = load_rule_set(cfg, PROJECT_ROOT / folder)
     assert {r.path.name for r in rule_set.rules} == {
-        p.name for p in (PROJECT_ROOT / "sql" / "rules").glob("*.sql")
+        p.name for p in (PROJECT_ROOT / folder).glob("*.sql")
     }
+    assert rule_set.rules
     assert rule_set.version.startswith(cfg.rules.rules_version + "+")
     for rule in rule_set.rules:
         assert rule.path.stem == rule.rule_id

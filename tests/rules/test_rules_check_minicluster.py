@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import PROJECT_ROOT
+from pipeline.rule_files import DETECTOR_TWINS_DIR
 
 pytestmark = pytest.mark.minicluster
 
@@ -46,7 +47,7 @@ def rules_check(folder: Path, tmp_path: Path) -> subprocess.CompletedProcess:
 def test_rules_check_reports_a_broken_rule_by_file_and_line(tmp_path):
     rules = tmp_path / "rules"
     rules.mkdir()
-    shutil.copy(PROJECT_ROOT / "sql" / "rules" / "structuring_sql.sql", rules)
+    shutil.copy(PROJECT_ROOT / DETECTOR_TWINS_DIR / "structuring_sql.sql", rules)
     (rules / "broken_rule.sql").write_text(BROKEN)
     (rules / "no_score.sql").write_text(NO_SCORE)
     proc = rules_check(rules, tmp_path)

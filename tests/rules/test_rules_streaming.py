@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from pipeline.config import PROJECT_ROOT
+from pipeline.rule_files import DETECTOR_TWINS_DIR
 from pipeline.sinks import OutputPaths
 from pipeline.summary import read_json_lines
 from tests.jobs import kill_job, start_job
@@ -32,7 +33,7 @@ def sql_alerts(paths: OutputPaths) -> list[str]:
 def test_a_sql_pattern_alerts_while_the_stream_runs(local_stack, tmp_path):
     rules = tmp_path / "rules"
     rules.mkdir()
-    shutil.copy(PROJECT_ROOT / "sql" / "rules" / "rapid_in_out_sql.sql", rules)
+    shutil.copy(PROJECT_ROOT / DETECTOR_TWINS_DIR / "rapid_in_out_sql.sql", rules)
     case = rapid_in_out()
     fire = [e for e in case.events if e["wallet_id"] == "w_rio_fire"]
     topic = f"transactions-rules-{uuid.uuid4().hex[:8]}"

@@ -15,13 +15,15 @@ import jsonschema
 import pytest
 
 from pipeline.config import PROJECT_ROOT
+from pipeline.rule_files import DETECTOR_TWINS_DIR
 from tests.factories import components, sample_replay
 from tests.jobs import run_checked
 from tests.rules.crafted import all_cases, write_csv
 
 pytestmark = pytest.mark.minicluster
 
-RULES_DIR = PROJECT_ROOT / "sql" / "rules"
+RULES_DIR = PROJECT_ROOT / "sql" / "rules"  # the job's default rules
+TWINS_DIR = PROJECT_ROOT / DETECTOR_TWINS_DIR  # SQL twins of the Python detectors
 # SQL rule id -> the Python detector of the same typology
 PARITY = {
     "rapid_in_out_sql": "rapid_in_out",
@@ -55,18 +57,32 @@ def by_rule(alerts) -> dict[str, set[str]]:
     return out
 
 
+def shipped_rules() -> list[Path]:
+    """Every rule the project ships: the job's default ones and the detector twins."""
+    return sorted([*RULES_DIR.glob("*.sql"), *TWINS_DIR.glob("*.sql")])
+
+
 @pytest.fixture(scope="module")
 def crafted(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("crafted")
     cases = all_cases()
     events = write_csv(cases, tmp / "events.csv")
-    return cases, events, run_rules(RULES_DIR, events, tmp)
+    rules = tmp / "rules"
+    rules.mkdir()
+    for path in shipped_rules():
+        shutil.copy(path, rules)
+    return cases, events, run_rules(rules, events, tmp)
 
 
 def test_every_shipped_rule_has_a_crafted_case(crafted):
     cases, _, _ = crafted
-    shipped = {p.stem for p in RULES_DIR.glob("*.sql")}
-    assert {c.rule_id for c in cases} == shipped
+    assert {c.rule_id for c in cases} == {p.stem for p in shipped_rules()}
+
+
+def test_the_twins_are_not_in_the_jobs_default_rules():
+    twins = {p.stem for p in TWINS_DIR.glob("*.sql")}
+    assert twins == set(PARITY)
+    assert not twins & {p.stem for p in RULES_DIR.glob("*.sql")}
 
 
 @pytest.mark.parametrize(
@@ -125,7 +141,7 @@ def test_sql_rules_and_python_detectors_alert_the_same_sample_transactions(tmp_p
     rules = tmp_path / "rules"
     rules.mkdir()
     for rule_id in PARITY:
-        shutil.copy(RULES_DIR / f"{rule_id}.sql", rules)
+        shutil.copy(TWINS_DIR / f"{rule_id}.sql", rules)
     sample = PROJECT_ROOT / "datasets" / "sample_transactions.csv"
     sql = by_rule(run_rules(rules, sample, tmp_path))
     python = by_rule({"rule_ids": a.rule_ids, "tx_id": a.tx_id} for a in sample_replay().alerts)
