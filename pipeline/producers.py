@@ -37,6 +37,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from json.encoder import encode_basestring as _json_string
 from pathlib import Path
 from typing import TextIO
 
@@ -52,6 +53,7 @@ KINESIS_MAX_BATCH_BYTES = 5 * 1024 * 1024
 KINESIS_MAX_RECORD_BYTES = 1024 * 1024
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _NUMERIC_FIELDS = frozenset({"amount", "amount_usd"})
+_NUMBER, _EPOCH_MS = 1, 2  # csv_row_encoder's kinds of column
 
 
 class ProducerError(RuntimeError):
@@ -101,30 +103,54 @@ def _key_of(obj: object) -> tuple[str | None, str | None]:
 
 def json_event(line: str | bytes) -> Event:
     """An Event from one JSON line (sent as-is, whether or not it parses)."""
+    return _json_event_and_object(line)[0]
+
+
+def _json_event_and_object(line: str | bytes) -> tuple[Event, object]:
+    """The Event of a JSON line and the parsed JSON (None when it does not parse)."""
     raw = line.rstrip("\r\n") if isinstance(line, str) else line.rstrip(b"\r\n")
     value = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
     try:
-        wallet, tx = _key_of(orjson.loads(value))
+        obj = orjson.loads(value)
     except orjson.JSONDecodeError:
-        wallet, tx = None, None
-    return Event(value, wallet, tx)
+        obj = None
+    wallet, tx = _key_of(obj)
+    return Event(value, wallet, tx), obj
+
+
+def csv_row_encoder(fields: tuple[str, ...]) -> Callable[[list[str]], bytes]:
+    """A function turning a CSV row with these columns into the JSON line the generator
+    would have written: empty -> null, amounts and epoch-millisecond event times -> JSON
+    numbers (when they are valid ones), other values -> JSON strings.
+
+    Field names are encoded once, strings with the json module's C encoder
+    (`encode_basestring`, what `json.dumps(value, ensure_ascii=False)` calls): a replay's
+    rate is bound by this function.
+    """
+    keys = [json.dumps(name) + ":" for name in fields]
+    kinds = [
+        _NUMBER if n in _NUMERIC_FIELDS else _EPOCH_MS if n == "event_time" else 0 for n in fields
+    ]
+    number = _JSON_NUMBER.fullmatch
+
+    def encode(values: list[str]) -> bytes:
+        parts = []
+        for key, kind, value in zip(keys, kinds, values, strict=True):
+            if value == "":
+                text = "null"
+            elif (kind == _NUMBER and number(value)) or (kind == _EPOCH_MS and value.isdigit()):
+                text = value
+            else:
+                text = _json_string(value)
+            parts.append(key + text)
+        return ("{" + ",".join(parts) + "}").encode("utf-8", "surrogateescape")
+
+    return encode
 
 
 def csv_row_to_json(fields: tuple[str, ...], values: list[str]) -> bytes:
-    """A CSV row as the generator would have written it as a JSON line: empty -> null,
-    amounts and epoch-millisecond event times -> JSON numbers (when they are valid ones)."""
-    parts = []
-    for name, value in zip(fields, values, strict=True):
-        if value == "":
-            text = "null"
-        elif (name in _NUMERIC_FIELDS and _JSON_NUMBER.fullmatch(value)) or (
-            name == "event_time" and value.isdigit()
-        ):
-            text = value
-        else:
-            text = json.dumps(value, ensure_ascii=False)
-        parts.append(f"{json.dumps(name)}:{text}")
-    return ("{" + ",".join(parts) + "}").encode("utf-8", "surrogateescape")
+    """One CSV row as a JSON line (see `csv_row_encoder`, which a loop should use)."""
+    return csv_row_encoder(fields)(values)
 
 
 def parse_event_time_ms(value: object) -> int | None:
@@ -290,11 +316,7 @@ def _replay_events(handle: TextIO, fmt: str) -> Iterator[tuple[Event, int | None
         for line in handle:
             if not line.strip():
                 continue
-            event = json_event(line)
-            try:
-                obj = orjson.loads(event.value)
-            except orjson.JSONDecodeError:
-                obj = None
+            event, obj = _json_event_and_object(line)
             t = parse_event_time_ms(obj.get("event_time")) if isinstance(obj, dict) else None
             yield event, t
         return
@@ -304,6 +326,7 @@ def _replay_events(handle: TextIO, fmt: str) -> Iterator[tuple[Event, int | None
         fields = EVENT_FIELDS
         handle = _chain_first(header_line, handle)
     i_wallet, i_tx, i_time = (fields.index(n) for n in ("wallet_id", "tx_id", "event_time"))
+    to_json = csv_row_encoder(fields)
     for line in handle:
         raw = line.rstrip("\r\n")
         if not raw:
@@ -315,9 +338,7 @@ def _replay_events(handle: TextIO, fmt: str) -> Iterator[tuple[Event, int | None
         if len(values) != len(fields):  # unparseable: as-is, for the job's DLQ
             yield Event(raw.encode("utf-8", "surrogateescape"), None), None
             continue
-        event = Event(
-            csv_row_to_json(fields, values), values[i_wallet] or None, values[i_tx] or None
-        )
+        event = Event(to_json(values), values[i_wallet] or None, values[i_tx] or None)
         yield event, parse_event_time_ms(values[i_time])
 
 
