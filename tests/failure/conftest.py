@@ -4,16 +4,14 @@ table of outcomes printed at the end of the session."""
 
 from __future__ import annotations
 
-import importlib
 import os
-import shutil
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from pipeline.config import PROJECT_ROOT
+from tests.private_stack import private_stack
 
 from .harness import Outcome, render_table
 
@@ -21,42 +19,13 @@ EVENTS = int(os.environ.get("FRAUD_FAILURE_EVENTS", "100000"))
 OUTCOMES: list[Outcome] = []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def failure_stack():
-    """A stack of its own (FRAUD_STACK_DIR under out/, free ports), torn down after the
-    suite's module; `pipeline.stack` and every job / loader the suite starts follow its
-    ports. Module-scoped: the tests that run after it in the same session (`make test`)
-    must find the environment and `pipeline.stack` as they were."""
-    from pipeline import stack
-
-    names = ["FRAUD_STACK_DIR", *stack.PORT_ENV.values()]
-    saved = {k: os.environ.get(k) for k in names}
-    stack_dir = PROJECT_ROOT / "out" / f"failure-stack-{os.getpid()}"
-    os.environ["FRAUD_STACK_DIR"] = str(stack_dir)
-    for var in stack.PORT_ENV.values():
-        os.environ[var] = str(_free_port())
-    importlib.reload(stack)
-    try:
-        stack.up(verbose=False)
-        stack.local_aws_env()
+    """A stack of its own (tests/private_stack.py): the suite stops its Kafka broker and
+    freezes its S3. Module-scoped: the tests that run after it in the same session
+    (`make test`) must find the environment and `pipeline.stack` as they were."""
+    with private_stack("failure-stack") as stack:
         yield stack
-    finally:
-        left = stack.down(verbose=False)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        importlib.reload(stack)
-        if not left:
-            shutil.rmtree(stack_dir, ignore_errors=True)
-        assert not left, f"suite stack processes left: {left}"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Integration tests against the local stack of real servers (`python -m pipeline.stack`).
 
-The module fixture brings the stack up (reusing running services); the last test takes it
-down and checks that no stack process is left behind.
+The module brings up a stack of its own (own folder and ports, tests/private_stack.py) from
+nothing, as on a fresh machine; the last test takes it down and checks that no stack
+process is left behind. The shared stack other tests use is never touched.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import uuid
 import pytest
 
 from pipeline import stack
+from tests.private_stack import private_stack
 
 pytestmark = pytest.mark.stack
 
@@ -21,13 +23,15 @@ N_MESSAGES = 500
 
 @pytest.fixture(scope="module")
 def local_stack():
-    t0 = time.monotonic()
-    try:
-        states = stack.up(verbose=False)
-    except stack.StackError as exc:
-        pytest.fail(f"stack did not come up: {exc}")
-    print(f"stack up ({states}) in {time.monotonic() - t0:.1f}s")
-    return states
+    with private_stack("stack-test", start=False):
+        t0 = time.monotonic()
+        try:
+            states = stack.up(verbose=False)
+        except stack.StackError as exc:
+            pytest.fail(f"stack did not come up: {exc}")
+        print(f"stack up ({states}) in {time.monotonic() - t0:.1f}s")
+        assert stack.up(verbose=False) == dict.fromkeys(states, "reused")  # idempotent
+        yield states
 
 
 @pytest.fixture()
