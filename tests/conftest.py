@@ -12,6 +12,7 @@ def local_stack() -> str:
     """The local stack of real servers, up for the module; yields the Kafka bootstrap address.
 
     Reuses a running stack and leaves it running; a stack it started is stopped at the end.
+    The topics the module's tests named (tests/kafka_topics.py) are deleted at the end.
     """
     from pipeline import stack
 
@@ -22,8 +23,19 @@ def local_stack() -> str:
         pytest.fail(f"stack did not come up: {exc}")
     stack.local_aws_env()
     yield stack.KAFKA_BOOTSTRAP
+    from tests.kafka_topics import delete_named_topics
+
+    delete_named_topics(stack.KAFKA_BOOTSTRAP)  # the module's topics, done with
     if not was_up:
         stack.down(verbose=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Delete the Kafka topics the tests named from the shared broker (tests/kafka_topics.py)."""
+    from pipeline import stack
+    from tests.kafka_topics import delete_named_topics
+
+    delete_named_topics(stack.KAFKA_BOOTSTRAP)
 
 
 @pytest.hookimpl(tryfirst=True)

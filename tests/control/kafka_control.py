@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from operators.decide import iso_ms
 from tests.factories import RAW_EVENT_MS, json_record
+from tests.kafka_topics import unique_topic
 
 SECOND = 1_000
 BLOCKLISTED = "0xee446d79cda5075d2a4a9ae510dbf2b0709ee77c"  # datasets/reference/blocklist.csv
@@ -18,7 +18,7 @@ BLOCKLISTED = "0xee446d79cda5075d2a4a9ae510dbf2b0709ee77c"  # datasets/reference
 def new_topic(bootstrap: str, prefix: str) -> str:
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    topic = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    topic = unique_topic(prefix)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(30)
     return topic

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from pipeline.components import Components
 from pipeline.config import PROJECT_ROOT, load_config
 from pipeline.offline import replay
 from pipeline.run import latest_checkpoint
+from tests.kafka_topics import unique_topic
 from tests.lake.lake_checks import (
     hidden_files,
     processed_tx_ids,
@@ -86,7 +86,7 @@ def test_job_killed_mid_stream_restarts_from_checkpoint_exactly_once(local_stack
     source, labels, wallets = tmp_path / "tx.jsonl", tmp_path / "labels.csv", tmp_path / "w.csv"
     generate_files(Config(events=EVENTS, seed=21, fmt="jsonl"), source, labels, wallets)
     lines = [line.decode() for line in source_lines(source)]
-    topic = f"lake-restart-{uuid.uuid4().hex[:8]}"
+    topic = unique_topic("lake-restart")
     settings = {
         "source.kind": "kafka",
         "source.format": "jsonl",

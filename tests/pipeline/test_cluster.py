@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 
 import pytest
 
 from pipeline import cluster
 from pipeline.config import load_config
 from pipeline.prometheus import find_endpoints, labelled, metric, scrape_all, summarize
+from tests.kafka_topics import unique_topic
 
 pytestmark = [pytest.mark.cluster, pytest.mark.stack]
 
@@ -56,7 +56,7 @@ def _until(check, timeout_s: float, what: str):
 
 
 def test_job_on_the_standalone_cluster_runs_checkpoints_and_reports_metrics(local_stack, tmp_path):
-    topic = f"monitor-cluster-{uuid.uuid4().hex[:8]}"
+    topic = unique_topic("monitor-cluster")
     job_settings = [
         "source.kind=kafka",
         "source.format=jsonl",

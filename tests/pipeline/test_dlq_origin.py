@@ -12,6 +12,7 @@ import pytest
 from pipeline import stack
 from pipeline.summary import read_json_lines, read_processed
 from tests.jobs import run_job
+from tests.kafka_topics import unique_topic
 from tests.pipeline.test_job_kafka_kinesis import fresh_stream as fresh_stream  # the fixture
 from tests.pipeline.test_job_kafka_kinesis import generated, put_kinesis
 
@@ -50,7 +51,7 @@ def test_dlq_records_name_the_kafka_offset_and_the_kinesis_sequence_number(
     ]
     kinesis_bad = [f"not json {tag} s{i}".encode() for i in range(3)] + [b"\xff\xfe" + tag.encode()]
 
-    topic = f"transactions-origin-{tag}"
+    topic = unique_topic("transactions-origin")
     kafka_values = [line.encode() for line in lines[:100]]
     for i, bad in enumerate(kafka_bad):  # spread over the topic, not all at its end
         kafka_values.insert(10 + 25 * i, bad)

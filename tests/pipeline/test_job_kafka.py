@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
@@ -12,7 +11,7 @@ from pipeline.config import load_config
 from pipeline.offline import iter_records, replay
 from pipeline.summary import read_json_lines
 from tests.jobs import assert_outputs_match_offline, run_job
-from tests.kafka_topics import create_topic
+from tests.kafka_topics import create_topic, unique_topic
 
 pytestmark = [pytest.mark.stack, pytest.mark.minicluster]
 
@@ -38,7 +37,7 @@ def test_job_processes_a_kafka_topic_exactly_once(local_stack, tmp_path):
     source, labels, wallets = tmp_path / "tx.jsonl", tmp_path / "labels.csv", tmp_path / "w.csv"
     generate_files(Config(events=3_000, seed=9, fmt="jsonl"), source, labels, wallets)
     lines = [line.rstrip("\n") for line in iter_records(source)]
-    topic = f"transactions-test-{uuid.uuid4().hex[:8]}"
+    topic = unique_topic("transactions-test")
     produce(local_stack, topic, lines)
 
     overrides = {

@@ -25,6 +25,7 @@ from pipeline.run import expected_records
 from pipeline.sinks import OutputPaths
 from pipeline.summary import read_json_lines, read_processed
 from tests.jobs import assert_outputs_match_offline, kill_job, run_job, start_job
+from tests.kafka_topics import unique_topic
 from tests.pipeline.test_job_kafka import produce
 
 pytestmark = [pytest.mark.stack, pytest.mark.minicluster]
@@ -135,7 +136,7 @@ def test_job_processes_kafka_and_kinesis_exactly_once(local_stack, fresh_stream,
     to_kafka = [line for line in lines if goes_to_kafka(line)]
     to_kinesis = [line for line in lines if not goes_to_kafka(line)]
     assert to_kafka and to_kinesis
-    topic, stream = f"transactions-ingest-{uuid.uuid4().hex[:8]}", fresh_stream(shards=1)
+    topic, stream = unique_topic("transactions-ingest"), fresh_stream(shards=1)
     produce(local_stack, topic, to_kafka)
     put_kinesis(stream, to_kinesis)
 
@@ -183,7 +184,7 @@ def test_job_killed_mid_stream_resumes_from_its_checkpoint_without_loss_or_dupli
     lines, labels, wallets = generated(tmp_path, 4_000, seed=33)
     lines = without_cross_lane_transfers(lines, labels, shards=2)
     first, second = lines[:2_000], lines[2_000:]
-    topic, stream = f"transactions-ingest-{uuid.uuid4().hex[:8]}", fresh_stream(shards=2)
+    topic, stream = unique_topic("transactions-ingest"), fresh_stream(shards=2)
     produce(local_stack, topic, [line for line in first if goes_to_kafka(line)])
     put_kinesis(stream, [line for line in first if not goes_to_kafka(line)])
 

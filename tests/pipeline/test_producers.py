@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from pipeline import producers, stack
+from tests.kafka_topics import unique_topic
 
 pytestmark = [pytest.mark.stack]
 
@@ -17,7 +18,7 @@ pytestmark = [pytest.mark.stack]
 def _fresh_topic(partitions: int) -> str:
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    topic = f"producer-test-{uuid.uuid4().hex[:8]}"
+    topic = unique_topic("producer-test")
     admin = AdminClient({"bootstrap.servers": stack.KAFKA_BOOTSTRAP})
     admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])[
         topic

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import uuid
 
 import pytest
 
@@ -15,6 +14,7 @@ from pipeline.alarms import Evaluator, observe
 from pipeline.config import load_config
 from pipeline.prometheus import find_endpoints, kinesis_lag_by_shard, scrape_all, summarize
 from tests.jobs import kill_job, start_job
+from tests.kafka_topics import unique_topic
 from tests.pipeline.test_job_kafka import produce
 from tests.pipeline.test_job_kafka_kinesis import fresh_stream as fresh_stream  # the fixture
 from tests.pipeline.test_job_kafka_kinesis import generated, put_kinesis
@@ -30,7 +30,7 @@ def test_running_job_exports_kinesis_millis_behind_latest_per_shard_and_kafka_la
     local_stack, fresh_stream, tmp_path
 ):
     lines, _, wallets = generated(tmp_path, 2_400, seed=21)
-    stream, topic = fresh_stream(shards=2), f"transactions-lag-{uuid.uuid4().hex[:8]}"
+    stream, topic = fresh_stream(shards=2), unique_topic("transactions-lag")
     produce(local_stack, topic, lines[:400])
     # Kinesis records put over ~4 s, read 10 per GetRecords every 200 ms per shard: the job
     # trails the newest record by up to ~4 s for a while (moto computes MillisBehindLatest

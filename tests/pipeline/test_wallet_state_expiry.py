@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from pipeline.sinks import OutputPaths
 from tests.jobs import kill_job, start_job
+from tests.kafka_topics import unique_topic
 from tests.pipeline.test_job_kafka import produce
 from tests.pipeline.test_job_kafka_kinesis import committed_records, produce_more, wait_for
 
@@ -38,7 +38,7 @@ def transaction(tx_id: str, wallet: str) -> str:
 
 
 def test_an_idle_wallets_state_is_swept_after_its_ttl(local_stack, tmp_path):
-    topic = f"transactions-ttl-{uuid.uuid4().hex[:8]}"
+    topic = unique_topic("transactions-ttl")
     first = transaction("tx_ttl_a", "w_ttl_1")
     # Sent twice at once: the second is a duplicate (the wallet's state remembers it).
     produce(local_stack, topic, [first, first])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 
 import pytest
 
@@ -18,6 +17,7 @@ from pipeline.rule_files import DETECTOR_TWINS_DIR
 from pipeline.sinks import OutputPaths
 from pipeline.summary import read_json_lines
 from tests.jobs import kill_job, start_job
+from tests.kafka_topics import unique_topic
 from tests.pipeline.test_job_kafka import produce
 from tests.pipeline.test_job_kafka_kinesis import produce_more, wait_for
 from tests.rules.crafted import HOUR, T0, Case, rapid_in_out
@@ -36,7 +36,7 @@ def test_a_sql_pattern_alerts_while_the_stream_runs(local_stack, tmp_path):
     shutil.copy(PROJECT_ROOT / DETECTOR_TWINS_DIR / "rapid_in_out_sql.sql", rules)
     case = rapid_in_out()
     fire = [e for e in case.events if e["wallet_id"] == "w_rio_fire"]
-    topic = f"transactions-rules-{uuid.uuid4().hex[:8]}"
+    topic = unique_topic("transactions-rules")
     produce(local_stack, topic, [json.dumps(e) for e in fire])
     job = start_job(
         tmp_path,

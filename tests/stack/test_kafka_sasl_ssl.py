@@ -6,7 +6,6 @@ is refused, and the password appears in no log or output."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from pipeline.config import load_config
 from pipeline.kafka_security import confluent_config
 from pipeline.summary import read_processed
 from tests.jobs import run_job
+from tests.kafka_topics import unique_topic
 
 pytestmark = [pytest.mark.stack, pytest.mark.minicluster]
 
@@ -69,7 +69,7 @@ def test_the_job_reads_a_topic_over_sasl_ssl(local_stack, tmp_path, monkeypatch)
     source, labels, wallets = tmp_path / "tx.jsonl", tmp_path / "labels.csv", tmp_path / "w.csv"
     generate_files(Config(events=500, seed=5, fmt="jsonl", noise=False), source, labels, wallets)
     lines = [line.rstrip("\n") for line in source.read_text().splitlines() if line.strip()]
-    topic = f"transactions-sasl-{uuid.uuid4().hex[:8]}"
+    topic = unique_topic("transactions-sasl")
     admin = AdminClient({**conf, "log_level": 3})
     admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(30)
     producer = Producer({**conf, "enable.idempotence": True, "acks": "all"})
