@@ -208,15 +208,22 @@ def json_line(record: tuple[str | None, ...]) -> str:
     as they are; amounts (and epoch-millisecond event times) become JSON numbers.
     """
     parts = []
-    for i, (name, value) in enumerate(zip(EVENT_FIELDS, record, strict=True)):
+    for key, kind, value in zip(_JSON_KEYS, _JSON_KINDS, record, strict=True):
         if value is None:
-            text = "null"
-        elif i in _JSON_NUMBERS or (i == _EVENT_TIME and value.isdigit()):
-            text = value
+            parts.append(key + "null")
+        elif kind == _NUMBER or (kind == _TIME and value.isdigit()):
+            parts.append(key + value)
         else:
-            text = f'"{value}"'
-        parts.append(f'"{name}":{text}')
+            parts.append(key + '"' + value + '"')
     return "{" + ",".join(parts) + "}\n"
+
+
+_NUMBER, _TIME = 1, 2
+_JSON_KEYS = tuple(f'"{name}":' for name in EVENT_FIELDS)  # built once, not per record
+_JSON_KINDS = tuple(
+    _NUMBER if i in _JSON_NUMBERS else _TIME if i == _EVENT_TIME else 0
+    for i in range(len(EVENT_FIELDS))
+)
 
 
 def csv_header() -> str:
