@@ -117,6 +117,11 @@ def _epoch_ms(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
+# Alert fields a contract version may lack, and the value the contract says that means
+# (alert.v1.schema.json: settings_version "absent = 0").
+ALERT_DEFAULTS = {"settings_version": 0}
+
+
 def alert_rows(lake: Lake, obj: LakeObject, columns: list[tuple[str, str]]) -> Iterator[list]:
     """Rows of an alerts JSON-lines object, values as text (JSON columns as JSON text)."""
     src = lake.read(obj)
@@ -136,7 +141,7 @@ def alert_rows(lake: Lake, obj: LakeObject, columns: list[tuple[str, str]]) -> I
             raise ObjectRejected(f"line {n}: not JSON: {exc}") from exc
         if not isinstance(rec, dict):
             raise ObjectRejected(f"line {n}: not a JSON object")
-        missing = [c for c, _ in columns if c not in rec]
+        missing = [c for c, _ in columns if c not in rec and c not in ALERT_DEFAULTS]
         if missing:
             raise ObjectRejected(f"line {n}: alert lacks {missing}")
         try:
@@ -145,7 +150,7 @@ def alert_rows(lake: Lake, obj: LakeObject, columns: list[tuple[str, str]]) -> I
             raise ObjectRejected(f"line {n}: bad event_time {rec['event_time']!r}") from exc
         row = []
         for col, typ in columns:
-            v = rec[col]
+            v = rec.get(col, ALERT_DEFAULTS.get(col))
             if typ in ("jsonb", "json", "super"):
                 v = json.dumps(v)
             row.append(v)
@@ -317,9 +322,14 @@ def move_stage(session: Session, target: Target, columns, load_id: int) -> int:
     cols = ", ".join(names)
     if target.table == "alerts":
         # alert_id is deterministic: an alert already present (e.g. a replayed job wrote it
-        # again in a new object) is not inserted twice.
+        # again in a new object) is not inserted twice. Redshift's JSON COPY leaves a field
+        # the alert lacks NULL in the stage: the contract's default goes in instead.
+        values = ", ".join(
+            f"COALESCE(s.{c}, {ALERT_DEFAULTS[c]})" if c in ALERT_DEFAULTS else f"s.{c}"
+            for c in names
+        )
         sql = (
-            f"INSERT INTO alerts ({cols}, load_id) SELECT {cols}, %s FROM tmp_{target.stage} s"
+            f"INSERT INTO alerts ({cols}, load_id) SELECT {values}, %s FROM tmp_{target.stage} s"
             " WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.alert_id = s.alert_id)"
         )
     else:

@@ -279,3 +279,20 @@ def test_every_rollup_column_equals_a_recompute_after_files_sharing_minutes(ware
             assert (a is None and b is None) or a == pytest.approx(b, rel=1e-9), (g, e)
         shared += g[2] > 1
     assert shared > 100  # the later files really did land in existing wallet-minutes
+
+
+def test_settings_version_loads_and_an_alert_without_one_gets_the_contracts_zero(warehouse, sql):
+    """Alert contract 1.1.0 added settings_version (absent = 0): a 1.1.0 alert keeps its
+    version, a 1.0 alert without the field loads with 0, and a file mixing both loads."""
+    root = Path(warehouse.lake_root)
+    old = alert(1)
+    assert "settings_version" not in old
+    alerts_file(root, "alerts-sv-0.jsonl", [old, alert(2, settings_version=7)])
+
+    report = loader_for(warehouse).run_once()
+
+    assert report.count("loaded") == 1
+    assert sql("SELECT alert_id, settings_version FROM alerts ORDER BY alert_id") == [
+        ("a00000001", 0),
+        ("a00000002", 7),
+    ]
