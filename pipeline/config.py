@@ -181,6 +181,7 @@ class WarehouseConfig:
     retry_max_backoff_s: float
     retry_max_attempts: int
     copy_batch_rows: int
+    load_workers: int  # objects loaded at once (PostgreSQL; Redshift loads one at a time)
     pgbouncer_port: int
     redshift_sslmode: str  # verify-full | verify-ca | disable
     # The lake the loader reads is the lake the job writes: these come from [sink]
@@ -508,6 +509,8 @@ def _check(cfg: PipelineConfig) -> None:
         )
     if cfg.warehouse.retry_initial_backoff_s <= 0 or cfg.warehouse.retry_max_attempts < 0:
         raise ConfigError("warehouse.retry_*: backoff must be > 0 and max_attempts >= 0")
+    if not 1 <= cfg.warehouse.load_workers <= 16:
+        raise ConfigError(f"warehouse.load_workers must be 1..16, not {cfg.warehouse.load_workers}")
     _check_warehouse_prefixes(cfg)
     if cfg.rules.watermark_out_of_orderness_ms < 0:
         raise ConfigError("rules.watermark_out_of_orderness_ms must be >= 0")

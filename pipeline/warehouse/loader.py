@@ -1,13 +1,19 @@
 """Load each committed lake object into the warehouse exactly once.
 
 For one object version (uri + ETag), in ONE transaction:
-  LOCK load_ledger → ledger says done? stop → rows in (COPY) → refresh the wallet-minute
+  claim the object → ledger says done? stop → rows in (COPY) → refresh the wallet-minute
   rollups of the minutes the rows touch → ledger row 'loaded' → COMMIT.
 A crash anywhere before COMMIT leaves neither rows nor ledger row; a rerun loads the object
-again from scratch. A bad object (unreadable, wrong columns, values the warehouse refuses)
-is copied to the quarantine prefix and recorded as 'quarantined' with the error, and the
-next objects load. A warehouse that cannot be reached is retried with exponential backoff
-(`warehouse.retry_*`); the object is never skipped.
+again from scratch. On PostgreSQL `warehouse.load_workers` objects load at once, each in
+its own transaction on its own connection (one server process each, so two use both
+cores): the exclusive right to an object is an advisory lock on its version instead of the
+ledger table lock, and a rollup refresh holds an advisory lock on each hour it recomputes,
+so two loads of one hour take turns there (see `_refresh_rollups`). Redshift keeps one
+load at a time under `LOCK load_ledger` (its COPY is parallel inside the cluster).
+A bad object (unreadable, wrong columns, values the warehouse refuses) is copied to the
+quarantine prefix and recorded as 'quarantined' with the error, and the next objects load.
+A warehouse that cannot be reached is retried with exponential backoff (`warehouse.retry_*`);
+the object is never skipped.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pipeline.config import WarehouseConfig
 from pipeline.warehouse import ledger
@@ -45,6 +51,11 @@ log = logging.getLogger(__name__)
 # row are written, before COMMIT (the "loader dies between COPY and commit" case).
 FAULT_KILL_BEFORE_COMMIT = "FRAUD_FAULT_WAREHOUSE_KILL_BEFORE_COMMIT"
 
+# Advisory lock class of a rollup hour (PostgreSQL; the two-key form, whose key space is
+# apart from the one-key locks on object versions).
+_ROLLUP_HOUR_LOCK = 7_311
+_ALERTS_LOCK = 7_312  # alert loads, one at a time
+
 _REFRESH_DELETE = "DELETE FROM wallet_minute_rollups WHERE minute >= %s AND minute < %s"
 _REFRESH_INSERT = """
 INSERT INTO wallet_minute_rollups (wallet_id, minute, tx_count, alert_count, usd_total,
@@ -62,6 +73,23 @@ SELECT
 FROM scored_transactions
 WHERE event_time >= %s AND event_time < %s
 GROUP BY 1, 2"""
+
+
+class _FaultCount:
+    """Objects at their COMMIT so far, over every worker; `reached()` at the Nth (0 = never)."""
+
+    def __init__(self, at: int):
+        self.at, self.count, self._lock = at, 0, threading.Lock()
+
+    def reached(self) -> bool:
+        with self._lock:
+            self.count += 1
+            return bool(self.at) and self.count == self.at
+
+
+def _hour_of(t: datetime) -> int:
+    """Hours since the epoch of a naive UTC timestamp."""
+    return int((t - datetime(1970, 1, 1)).total_seconds()) // 3600
 
 
 @dataclass
@@ -113,8 +141,7 @@ class Loader:
         self._session: Session | None = None
         self._columns: dict[str, list[tuple[str, str]]] = {}
         self.partitions = DayPartitions(SCORED.table)
-        self._fault_at = int(os.environ.get(FAULT_KILL_BEFORE_COMMIT, "0") or 0)
-        self._loaded_here = 0
+        self._fault = _FaultCount(int(os.environ.get(FAULT_KILL_BEFORE_COMMIT, "0") or 0))
 
     # ------------------------------------------------------------ connection
 
@@ -202,9 +229,23 @@ class Loader:
         )
         return result
 
+    @staticmethod
+    def _claim(session: Session, obj: LakeObject, target: Target | None = None) -> None:
+        """The exclusive right to load or quarantine `obj` until the transaction ends."""
+        if session.dialect != "postgres":  # Redshift enforces no key: one loader at a time
+            session.lock("load_ledger")
+            return
+        # per object version: loads of other objects go on (the ledger's primary key,
+        # enforced here, backs it up)
+        session.execute_native("SELECT pg_advisory_xact_lock(%s)", (ledger.load_id_for(obj),))
+        if target is ALERTS:
+            # An alert can be in several objects (a replayed job writes it again) and only
+            # the first insert keeps it: alert loads take turns, each seeing the last's.
+            session.execute_native("SELECT pg_advisory_xact_lock(%s, 0)", (_ALERTS_LOCK,))
+
     def _load_once(self, session: Session, obj: LakeObject, target: Target) -> LoadResult:
         columns = self.columns(session, target)
-        session.lock("load_ledger")
+        self._claim(session, obj, target)
         done = ledger.status_of(session, obj)
         if done is not None:
             session.rollback()
@@ -227,8 +268,7 @@ class Loader:
             self._refresh_rollups(session, lo, hi)
         t2 = time.perf_counter()
         ledger.record(session, obj, target.table, ledger.LOADED, stats.rows, lo, hi)
-        self._loaded_here += 1
-        if self._fault_at and self._loaded_here == self._fault_at:
+        if self._fault.reached():
             log.warning("fault injection: killing the loader before COMMIT of %s", obj.key)
             os.kill(os.getpid(), signal.SIGKILL)
         session.commit()
@@ -285,6 +325,14 @@ class Loader:
         start = lo.replace(second=0, microsecond=0)
         end = hi.replace(second=0, microsecond=0) + timedelta(minutes=1)
         if session.dialect == "postgres":
+            # Loads of the same hour take turns from here to their commit: each recomputes
+            # the minutes from every row committed before it plus its own, so the last to
+            # commit leaves the rollups of all of them (READ COMMITTED: each statement
+            # sees what committed before it started). Hours in ascending order: no deadlock.
+            for hour in range(_hour_of(start), _hour_of(end - timedelta(microseconds=1)) + 1):
+                session.execute_native(
+                    "SELECT pg_advisory_xact_lock(%s, %s)", (_ROLLUP_HOUR_LOCK, hour)
+                )
             # The range is one file's minutes, a sliver of the table, but mid-load statistics
             # are stale: the planner would scan the whole table (or the whole wallet btree)
             # on every refresh. Bitmap scans leave it the BRIN indexes on time.
@@ -296,7 +344,7 @@ class Loader:
     def _quarantine(self, session: Session, obj: LakeObject, target: Target, error: str):
         log.error("quarantine %s: %s", obj.key, error)
         copy_uri = self.lake.copy_to(obj, f"{self.cfg.quarantine_prefix}{obj.key}")
-        session.lock("load_ledger")
+        self._claim(session, obj)
         if ledger.status_of(session, obj) is None:
             ledger.record(
                 session,
@@ -311,12 +359,71 @@ class Loader:
         return LoadResult(obj, target.table, ledger.QUARANTINED, 0, error)
 
     def run_once(self) -> LoadReport:
-        """Load every pending object once; returns what happened to each."""
-        report = LoadReport()
+        """Load every pending object once; returns what happened to each (in key order)."""
         pending = self.pending()
-        for i, obj in enumerate(pending):
-            report.results.append(self.load(obj, pending[i + 1] if i + 1 < len(pending) else None))
-        return report
+        workers = min(self._workers(), len(pending))
+        if workers <= 1:
+            return LoadReport(self._load_all(pending))
+        # Partitions first, here: creating one locks the whole table, so it would wait for
+        # the other workers' open loads.
+        for day in sorted({day_of_key(o.key) for o in pending if self.target_of(o) is SCORED}
+                          - {None}):  # fmt: skip
+            self._retrying(lambda s, d=day: self.partitions.ensure(s, d), f"partition {day}")
+        # Interleaved shares: the workers move through the lake's time order side by side.
+        shares = [pending[i::workers] for i in range(workers)]
+        helpers = [self._helper() for _ in range(workers - 1)]
+        results: list[list[LoadResult]] = [[] for _ in range(workers)]
+        errors: list[BaseException] = []
+
+        def work(loader: Loader, share: list[LakeObject], out: list[LoadResult]) -> None:
+            try:
+                out.extend(loader._load_all(share))
+            except BaseException as exc:  # re-raised below, after the others finished
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(
+                target=work, args=(h, shares[i + 1], results[i + 1]), name=f"loader-{i + 1}"
+            )
+            for i, h in enumerate(helpers)
+        ]
+        for t in threads:
+            t.start()
+        try:
+            work(self, shares[0], results[0])
+        finally:
+            for t in threads:
+                t.join()
+            for h in helpers:
+                h.close()
+        if errors:
+            raise errors[0]
+        return LoadReport(sorted((r for rs in results for r in rs), key=lambda r: r.obj.key))
+
+    def _load_all(self, objs: list[LakeObject]) -> list[LoadResult]:
+        return [
+            self.load(obj, objs[i + 1] if i + 1 < len(objs) else None) for i, obj in enumerate(objs)
+        ]
+
+    def _workers(self) -> int:
+        """Loads at once: `warehouse.load_workers` with the COPY-from-stdin method on
+        PostgreSQL, else 1."""
+        if self.cfg.kind != "postgres" or not isinstance(self.method, PostgresStdinCopy):
+            return 1
+        return self.cfg.load_workers
+
+    def _helper(self) -> Loader:
+        """Another loader of the same lake and warehouse: own connection, own read-ahead,
+        the same fault-injection count (tests)."""
+        helper = Loader(
+            self.cfg,
+            self.lake,
+            PostgresStdinCopy(self.cfg.copy_batch_rows),
+            self._session_factory,
+            self.backoff,
+        )
+        helper._fault = self._fault
+        return helper
 
     def watch(self, stop: threading.Event | None = None, max_polls: int = 0) -> LoadReport:
         """Poll the lake every `warehouse.poll_interval_s` until `stop` is set (daemon)."""
