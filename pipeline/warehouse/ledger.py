@@ -1,8 +1,10 @@
 """The load ledger: which lake object versions are in the warehouse (or were quarantined).
 
 The row for an object is written in the same transaction as the object's rows; callers
-hold `LOCK load_ledger` from the check to the commit (Redshift does not enforce the
-primary key, so the lock is what makes two loaders of one object impossible).
+hold a claim on the object from the check to the commit (`Loader._claim`: `LOCK
+load_ledger` on Redshift, which does not enforce the primary key, so the lock is what makes
+two loaders of one object impossible; an advisory lock on the object version on
+PostgreSQL, which also enforces the key).
 """
 
 from __future__ import annotations
