@@ -147,11 +147,6 @@ def csv_row_encoder(fields: tuple[str, ...]) -> Callable[[list[str]], bytes]:
     return encode
 
 
-def csv_row_to_json(fields: tuple[str, ...], values: list[str]) -> bytes:
-    """One CSV row as a JSON line (see `csv_row_encoder`, which a loop should use)."""
-    return csv_row_encoder(fields)(values)
-
-
 def parse_event_time_ms(value: object) -> int | None:
     """Epoch ms of an event_time (epoch-ms number/string or ISO-8601), None if unparseable."""
     if isinstance(value, bool) or value is None:

@@ -152,15 +152,6 @@ def _self_cpu_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def _proc_cpu_s(pid: int) -> float:
-    """user + system CPU seconds of a local process (the PostgreSQL backend); 0 if unknown."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _machine_busy_s() -> float:
     """CPU seconds the whole machine has been busy (all cores, /proc/stat)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -234,7 +225,8 @@ def run_bench(cfg: PipelineConfig, args) -> int:
         f" whole object loads {sum(r.seconds for r in report.results):.1f} s"
     )
     if server_cpu > 0:
-        # Load-independent view: CPU seconds actually spent, whatever else runs on the box.
+        # CPU seconds actually spent: the loader's own, and the rest of the machine's
+        # (PostgreSQL on a quiet machine), whatever the wall time was.
         print(
             f"  CPU: loader process {client_cpu:.1f} s + the rest of the machine (PostgreSQL)"
             f" {server_cpu:.1f} s"

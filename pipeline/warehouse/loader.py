@@ -190,6 +190,10 @@ class Loader:
         objs = [*self.lake.list(self.cfg.processed_prefix), *self.lake.list(self.cfg.alerts_prefix)]
         return sorted(objs, key=lambda o: o.key)
 
+    def _day_of(self, obj: LakeObject):
+        """The day partition a processed-zone object's rows go to (None: not partitioned)."""
+        return day_of_key(obj.key) if self.target_of(obj) is SCORED else None
+
     def pending(self) -> list[LakeObject]:
         """Listed objects whose version the ledger does not hold yet."""
         listed = self.backoff.run(self.listed, "list the lake")
@@ -210,7 +214,7 @@ class Loader:
                 f"nor {self.cfg.alerts_prefix!r}"
             )
         started = time.perf_counter()
-        day = day_of_key(obj.key) if target is SCORED else None
+        day = self._day_of(obj)
         if day is not None:
             self._retrying(lambda s: self.partitions.ensure(s, day), f"partition {day}")
         self._read_ahead(next_obj)
@@ -366,8 +370,7 @@ class Loader:
             return LoadReport(self._load_all(pending))
         # Partitions first, here: creating one locks the whole table, so it would wait for
         # the other workers' open loads.
-        for day in sorted({day_of_key(o.key) for o in pending if self.target_of(o) is SCORED}
-                          - {None}):  # fmt: skip
+        for day in sorted({self._day_of(o) for o in pending} - {None}):
             self._retrying(lambda s, d=day: self.partitions.ensure(s, d), f"partition {day}")
         # Interleaved shares: the workers move through the lake's time order side by side.
         shares = [pending[i::workers] for i in range(workers)]

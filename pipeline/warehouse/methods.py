@@ -118,7 +118,8 @@ def _epoch_ms(text: str) -> int:
 
 
 # Alert fields a contract version may lack, and the value the contract says that means
-# (alert.v1.schema.json: settings_version "absent = 0").
+# (alert.v1.schema.json: settings_version "absent = 0"). They land NULL in the stage, from
+# either COPY, and `move_stage` puts the default in.
 ALERT_DEFAULTS = {"settings_version": 0}
 
 
@@ -150,7 +151,7 @@ def alert_rows(lake: Lake, obj: LakeObject, columns: list[tuple[str, str]]) -> I
             raise ObjectRejected(f"line {n}: bad event_time {rec['event_time']!r}") from exc
         row = []
         for col, typ in columns:
-            v = rec.get(col, ALERT_DEFAULTS.get(col))
+            v = rec.get(col)  # an absent ALERT_DEFAULTS field: NULL, move_stage fills it
             if typ in ("jsonb", "json", "super"):
                 v = json.dumps(v)
             row.append(v)
@@ -322,8 +323,8 @@ def move_stage(session: Session, target: Target, columns, load_id: int) -> int:
     cols = ", ".join(names)
     if target.table == "alerts":
         # alert_id is deterministic: an alert already present (e.g. a replayed job wrote it
-        # again in a new object) is not inserted twice. Redshift's JSON COPY leaves a field
-        # the alert lacks NULL in the stage: the contract's default goes in instead.
+        # again in a new object) is not inserted twice. A field the alert lacks is NULL in
+        # the stage: the contract's default goes in instead.
         values = ", ".join(
             f"COALESCE(s.{c}, {ALERT_DEFAULTS[c]})" if c in ALERT_DEFAULTS else f"s.{c}"
             for c in names
