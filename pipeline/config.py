@@ -85,6 +85,7 @@ class SinkConfig:
     quarantine_prefix: str
     processed_rolling_file_size_mb: int
     processed_auto_compaction: bool
+    processed_parquet_dictionary: bool  # dictionary-encode the processed Parquet columns
     raw_rolling_file_size_mb: int
     rollover_interval_ms: int
     kafka_alerts_enabled: bool  # alerts -> Kafka, exactly once

@@ -195,6 +195,7 @@ def attach_sinks(
             s.processed_rolling_file_size_mb,
             s.rollover_interval_ms,
             s.processed_auto_compaction,
+            s.processed_parquet_dictionary,
         )
     )
     statements = t_env.create_statement_set()

@@ -74,9 +74,28 @@ def _assert_zones(paths, dataset, started, ended) -> None:
     assert sorted(processed_tx_ids(paths)) == dataset["valid"]
 
 
+def _dictionary_encoded_columns(paths) -> set[str]:
+    """Columns of the processed Parquet files with a dictionary-encoded chunk."""
+    import pyarrow.parquet as pq
+
+    found = set()
+    for f in paths.processed.rglob("*part-*"):
+        if f.name.startswith("."):
+            continue
+        meta = pq.ParquetFile(f).metadata
+        for g in range(meta.num_row_groups):
+            for c in range(meta.num_columns):
+                chunk = meta.row_group(g).column(c)
+                if any("DICTIONARY" in e for e in chunk.encodings):
+                    found.add(chunk.path_in_schema)
+    return found
+
+
 def test_local_lake_zones_hold_each_record_once_and_compact_per_partition(tmp_path, dataset):
     paths, started, ended = _run(tmp_path, dataset, 2)
     _assert_zones(paths, dataset, started, ended)
+    # sink.processed_parquet_dictionary defaults to off: plain-encoded columns only.
+    assert _dictionary_encoded_columns(paths) == set()
     per_partition = files_per_partition(paths)
     assert per_partition and set(per_partition.values()) == {1}, per_partition
     assert all(
@@ -88,8 +107,15 @@ def test_local_lake_zones_hold_each_record_once_and_compact_per_partition(tmp_pa
 
 
 def test_without_compaction_each_subtask_writes_its_own_file_per_partition(tmp_path, dataset):
-    paths, _, _ = _run(tmp_path, dataset, 2, **{"sink.processed_auto_compaction": "false"})
+    paths, _, _ = _run(
+        tmp_path,
+        dataset,
+        2,
+        **{"sink.processed_auto_compaction": "false", "sink.processed_parquet_dictionary": "true"},
+    )
     assert sorted(processed_tx_ids(paths)) == dataset["valid"]
+    # With the dictionary on, the repetitive columns are dictionary-encoded.
+    assert {"tx_type", "asset", "model_version"} <= _dictionary_encoded_columns(paths)
     per_partition = files_per_partition(paths)
     # Two subtasks, one checkpoint: up to two files per partition, and more files than
     # partitions overall (the flood compaction removes).
