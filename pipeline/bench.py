@@ -5,7 +5,9 @@
 Each side runs in its own process (so memory is its own). Printed: events/s (wall time of
 the run, startup included, and of the processing alone), p50/p99 per-event processing
 time, peak memory of the JVM (thread mode hosts the Python functions inside it) and of
-any Python worker processes, and the execution mode and bundle settings used.
+any Python worker processes, CPU time per event (all threads) and how many cores were busy
+on average, the job's CPU per event by stage (its JVM threads; `pipeline/process_stats.py`),
+and the execution mode and bundle settings used.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .config import PROJECT_ROOT, PipelineConfig, load_config
+from .process_stats import ProcessSampler, self_cpu_seconds, self_peak_rss
 
 BENCH_DIR = PROJECT_ROOT / ".bench"
 BENCH_SEED = 23
@@ -39,89 +41,11 @@ def dataset(events: int) -> tuple[Path, Path]:
     return tx, wallets
 
 
-class PeakRss:
-    """Samples the peak resident memory of this process's descendants, by command name."""
-
-    def __init__(self, interval_s: float = 0.25) -> None:
-        self.peaks: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._interval = interval_s
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        me = os.getpid()
-        while not self._stop.is_set():
-            for pid, kind in _descendants(me):
-                rss = _rss_bytes(pid)
-                if rss and rss > self.peaks.get(kind, 0):
-                    self.peaks[kind] = rss
-            self._stop.wait(self._interval)
-
-
-def _descendants(root: int) -> list[tuple[int, str]]:
-    children: dict[int, list[int]] = {}
-    names: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry}/comm") as f:
-                names[int(entry)] = f.read().strip()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    out, stack = [], list(children.get(root, []))
-    while stack:
-        pid = stack.pop()
-        name = names.get(pid, "")
-        if name == "java":
-            out.append((pid, "jvm"))
-        elif name.startswith("python") and "pyflink" in _cmdline(pid):
-            out.append((pid, "python-worker"))
-        stack.extend(children.get(pid, []))
-    return out
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def _rss_bytes(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def _self_peak_rss() -> int:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def run_flink(cfg: PipelineConfig) -> dict:
     from .run import run_job
     from .summary import read_processed
 
-    with PeakRss() as rss:
+    with ProcessSampler() as sampler:
         started = time.perf_counter()
         result = run_job(cfg)
         wall = time.perf_counter() - started
@@ -138,7 +62,8 @@ def run_flink(cfg: PipelineConfig) -> dict:
         "processing_s": busy_s,
         "p50_us": float(np.percentile(us, 50)),
         "p99_us": float(np.percentile(us, 99)),
-        "peak_rss": {"driver": _self_peak_rss(), **rss.peaks},
+        "peak_rss": {"driver": self_peak_rss(), **sampler.peaks},
+        "cpu_s": sampler.cpu_by_stage(),
         "accounted": s.accounted,
         "alerts": s.alerts_total,
     }
@@ -151,10 +76,10 @@ def run_baseline(cfg: PipelineConfig) -> dict:
 
     comps = Components(cfg)
     comps.wallet_risk, comps.scorer  # noqa: B018 - load reference data and model before timing
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), self_cpu_seconds()
     records = list(iter_records(cfg.resolve(cfg.source.path)))
     result = replay(records, comps, score=True, time_records=True)
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, self_cpu_seconds() - cpu_started
     us = np.asarray(result.record_us)
     return {
         "events": len(records) - 1,
@@ -162,7 +87,8 @@ def run_baseline(cfg: PipelineConfig) -> dict:
         "processing_s": wall,
         "p50_us": float(np.percentile(us, 50)),
         "p99_us": float(np.percentile(us, 99)),
-        "peak_rss": {"driver": _self_peak_rss()},
+        "peak_rss": {"driver": self_peak_rss()},
+        "cpu_s": {"the Python loop": cpu},
         "accounted": True,
         "alerts": len(result.alerts),
     }
@@ -295,6 +221,25 @@ def _mb(n: int | None) -> str:
     return f"{n / 2**20:,.0f} MB" if n else "-"
 
 
+def _cpu_total(result: dict) -> float:
+    return sum(result["cpu_s"].values())
+
+
+def _cpu_us(result: dict) -> float:
+    return _cpu_total(result) / result["events"] * 1e6
+
+
+def print_cpu_by_stage(result: dict) -> None:
+    """The Flink side's CPU per event by stage (its JVM threads, `pipeline/process_stats.py`).
+
+    Start-up (JVM, job planning) and JIT warm-up count too, so short runs overstate them."""
+    n = result["events"]
+    print(f"\n{'Flink job CPU by stage, all of the run':<58}{'µs per event':>14}{'share':>8}")
+    total = _cpu_total(result)
+    for stage, cpu in sorted(result["cpu_s"].items(), key=lambda kv: -kv[1]):
+        print(f"  {stage:<56}{cpu / n * 1e6:>14.1f}{cpu / total:>8.0%}")
+
+
 def main(events: int, source: str = "file") -> int:
     """`source`: where the Flink side reads the events: the file, or a local-stack Kafka topic
     or Kinesis stream filled with them first."""
@@ -310,12 +255,15 @@ def main(events: int, source: str = "file") -> int:
         ("peak RSS driver", lambda r: _mb(r["peak_rss"].get("driver"))),
         ("peak RSS JVM (incl. thread-mode Python)", lambda r: _mb(r["peak_rss"].get("jvm"))),
         ("peak RSS Python workers", lambda r: _mb(r["peak_rss"].get("python-worker"))),
+        ("CPU per event, all threads (µs)", lambda r: f"{_cpu_us(r):.0f}"),
+        ("cores busy on average (CPU / wall time)", lambda r: f"{_cpu_total(r) / r['wall_s']:.2f}"),
         ("alerts", lambda r: f"{r['alerts']:,}"),
         ("all records accounted for", lambda r: "yes" if r["accounted"] else "NO"),
     ]
     print(f"\n{'':<42}{'baseline (plain Python)':>26}{'Flink job':>16}")
     for label, fmt in rows:
         print(f"{label:<42}{fmt(results['baseline']):>26}{fmt(results['flink']):>16}")
+    print_cpu_by_stage(results["flink"])
     s = results["flink"]["settings"]
     print(
         "\nFlink settings: "
