@@ -173,7 +173,12 @@ def build_fraud_pipeline(
         return with_alerts_audit(alerts, cfg)
 
     processed_view = "processed_events"
-    t_env.create_temporary_view(processed_view, t_env.from_data_stream(decided))
+    # rescale: a 1:1 channel at equal parallelism that Flink never chains across, so the
+    # processed zone's conversion and Parquet writer stay off the keyed function's thread
+    # even where `disable_chaining` does not reach: with [control] the function is a
+    # keyed broadcast operator, whose transformation drops the setting (its job graph had
+    # the Parquet writer chained to wallet-risk; tests/pipeline/test_job_graph.py).
+    t_env.create_temporary_view(processed_view, t_env.from_data_stream(decided.rescale()))
     processed = t_env.sql_query(
         f"""
 SELECT *,
