@@ -121,7 +121,7 @@ def processed_table_ddl(
     target_file_size_mb: int,
     rollover_interval_ms: int,
     auto_compaction: bool,
-    dictionary: bool = False,
+    dictionary: bool,
 ) -> str:
     """Filesystem table of the processed zone: Parquet partitioned by event date and hour.
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
-import resource
 import shutil
 import time
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pipeline.config import PROJECT_ROOT, PipelineConfig
+from pipeline.process_stats import self_cpu_seconds, self_peak_rss
 from pipeline.warehouse import pgbinary
 from pipeline.warehouse.lake import LocalLake
 from pipeline.warehouse.loader import Loader
@@ -147,11 +147,6 @@ def _baselines(session, lake: LocalLake, rows: int) -> dict[str, float]:
     return out
 
 
-def _self_cpu_s() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
-
-
 def _machine_busy_s() -> float:
     """CPU seconds the whole machine has been busy (all cores, /proc/stat)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -201,13 +196,13 @@ def run_bench(cfg: PipelineConfig, args) -> int:
 
     lake = LocalLake(root)
     loader = Loader(dataclasses.replace(wcfg, lake_root=str(root)), lake)
-    busy0, client_cpu0 = _machine_busy_s(), _self_cpu_s()
+    busy0, client_cpu0 = _machine_busy_s(), self_cpu_seconds()
     t0 = time.perf_counter()
     report = loader.run_once()
     load_s = time.perf_counter() - t0
     # PostgreSQL's backends come and go with the workers' connections: count the rest of
     # the machine instead (PostgreSQL, plus whatever else runs: keep the machine quiet).
-    client_cpu = _self_cpu_s() - client_cpu0
+    client_cpu = self_cpu_seconds() - client_cpu0
     server_cpu = _machine_busy_s() - busy0 - client_cpu
     loader.close()
     loaded = report.rows
@@ -274,7 +269,7 @@ def run_bench(cfg: PipelineConfig, args) -> int:
         (wcfg.schema,),
     ).fetchone()[0]
     session.commit()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = self_peak_rss() / 2**20
     print(
         f"\nmemory: bench process peak RSS {rss:,.0f} MiB; warehouse on disk {size}"
         f" (tables + indexes, schema {wcfg.schema})"
