@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ class OnnxScorer:
             self._output, "cpu", 0, np.float32, self._probs.shape, self._probs.ctypes.data
         )
 
-    def score_one(self, features: list[float]) -> float:
+    def score_one(self, features: Sequence[float]) -> float:
         """P(fraud) of one feature vector; not reentrant (one scorer per operator instance)."""
         self._one[0] = features
         self._session.run_with_iobinding(self._binding)

@@ -23,8 +23,8 @@ VARIANTS = {
     "jvm function country_distance_km": ("thread", "country_distance_km(c1, c2)"),
     "python row udf haversine_km, thread": ("thread", "haversine_km(f_kyc_tier, 1.0, 2.0, 3.0)"),
     "python row udf haversine_km, process": ("process", "haversine_km(f_kyc_tier, 1.0, 2.0, 3.0)"),
-    "pandas udf fraud_score (thread config)": ("thread", "fraud_score({features})"),
-    "pandas udf fraud_score, process": ("process", "fraud_score({features})"),
+    "python row udf fraud_score, thread": ("thread", "fraud_score({features})"),
+    "python row udf fraud_score, process": ("process", "fraud_score({features})"),
 }
 
 

@@ -1,16 +1,27 @@
 """Python functions callable from Flink SQL rules (`sql/rules/*.sql`).
 
 `register_udfs` registers every one under its SQL name:
-- `fraud_score(f_…)` — the ONNX model score, vectorized (pandas; whole batches per call);
+- `fraud_score(f_…)` — the ONNX model score of one row's features;
 - `country_distance_km(country_a, country_b)` — km between two countries' centroids (a JVM
   function, see `udfs/geo.py`);
 - `haversine_km(lat1, lon1, lat2, lon2)` — great-circle distance in km;
 - `risk_tier(score, kyc_tier)` — low | medium | high | critical.
+
+The Python ones are non-deterministic for the planner (`udfs/placement.py`) and run in the
+job's embedded interpreter in thread mode.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+# Imported with the package, so by the first Python operator a task thread opens. In
+# thread mode each embedded operator has its own Python thread state, and the first one
+# created on a thread is the one PyGILState_Ensure finds there; onnxruntime's extension
+# calls PyGILState_Ensure while it initialises, so imported under a later state (a rule
+# whose `fraud_score` is not the first Python operator of its task) it would wait forever
+# for the GIL its own thread holds (docs/toolchain-notes.md, "Mixed chains hang").
+import onnxruntime  # noqa: F401
 
 if TYPE_CHECKING:
     from pyflink.table import TableEnvironment

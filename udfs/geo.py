@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from pyflink.table import DataTypes
-from pyflink.table.udf import udf
 
 from operators.geo import haversine_km as _haversine_km
+
+from .placement import placed_udf
 
 COUNTRY_DISTANCE_CLASS = "io.fraudpipeline.udf.CountryDistanceKm"
 
@@ -26,7 +27,7 @@ def haversine_km(lat1, lon1, lat2, lon2) -> float | None:
 
 
 def haversine_km_udf():
-    return udf(haversine_km, result_type=DataTypes.DOUBLE())
+    return placed_udf(haversine_km, DataTypes.DOUBLE())
 
 
 def country_distance_km_function(countries_csv: Path):

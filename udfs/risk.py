@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pyflink.table import DataTypes
-from pyflink.table.udf import ScalarFunction, udf
 
 from operators.event import SEVERITIES
+
+from .placement import PlacedFunction, placed_udf
 
 MEDIUM_SCORE = 0.5  # below this a verified wallet's transaction is low risk
 
@@ -26,7 +27,7 @@ def risk_tier(
     return SEVERITIES[tier]
 
 
-class RiskTier(ScalarFunction):
+class RiskTier(PlacedFunction):
     def __init__(self, high_score: float, critical_score: float) -> None:
         self._high = high_score
         self._critical = critical_score
@@ -36,4 +37,4 @@ class RiskTier(ScalarFunction):
 
 
 def risk_tier_udf(high_score: float, critical_score: float):
-    return udf(RiskTier(high_score, critical_score), result_type=DataTypes.STRING())
+    return placed_udf(RiskTier(high_score, critical_score), DataTypes.STRING())

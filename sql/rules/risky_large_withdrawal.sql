@@ -2,8 +2,8 @@
 -- severity: high
 -- description: a withdrawal of at least 20,000 USD that the model rates high risk
 --
--- Scores each large withdrawal with the vectorized ONNX UDF fraud_score (udfs/scoring.py;
--- one model run per Arrow batch) and grades it with risk_tier (udfs/risk.py: the
+-- Scores each large withdrawal with the ONNX UDF fraud_score (udfs/scoring.py; only the
+-- rows the inner WHERE keeps reach it) and grades it with risk_tier (udfs/risk.py: the
 -- [decision] score thresholds, one tier up for an unverified wallet).
 SELECT wallet_id, tx_id, event_time, model_score AS score, tier AS severity,
   CONCAT('withdrawal of ', CAST(CAST(amount_usd AS DECIMAL(18, 0)) AS STRING),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from models.features import N_FEATURES
@@ -19,18 +18,23 @@ def test_fraud_score_equals_the_jobs_scorer_on_the_same_features():
     matrix = np.array([s.features for s in replay.scored[:2000]], dtype=np.float32)
     udf = FraudScore(str(comps.cfg.resolve(comps.cfg.model.path)))
     udf.open(None)
-    scores = udf.eval(*(pd.Series(matrix[:, i].astype(np.float64)) for i in range(N_FEATURES)))
-    assert isinstance(scores, pd.Series) and len(scores) == 2000
-    np.testing.assert_array_equal(scores.to_numpy(), comps.scorer.score_batch(matrix))
-    np.testing.assert_array_equal(scores.to_numpy(), replay.scores[:2000])
-    assert comps.scorer.score_one(list(matrix[7])) == pytest.approx(scores[7], abs=1e-7)
+    # A SQL row hands the features over as DOUBLEs, one argument each.
+    scores = np.array([udf.eval(*map(float, row)) for row in matrix])
+    np.testing.assert_array_equal(scores, [comps.scorer.score_one(row) for row in matrix])
+    # The job scores its micro-batches in one call: the same model, float32 rounding apart.
+    np.testing.assert_allclose(scores, replay.scores[:2000], rtol=0, atol=1e-6)
     assert len(FEATURE_COLUMNS) == N_FEATURES
+
+
+def test_fraud_score_is_null_when_a_feature_is():
+    udf = FraudScore(str(components("csv").cfg.resolve("models/fraud_model.onnx")))
+    assert udf.eval(*([0.5] * (N_FEATURES - 1)), None) is None
 
 
 def test_fraud_score_rejects_a_wrong_number_of_features():
     udf = FraudScore(str(components("csv").cfg.resolve("models/fraud_model.onnx")))
     with pytest.raises(ValueError, match="takes 18 features"):
-        udf.eval(pd.Series([1.0]))
+        udf.eval(1.0)
 
 
 def test_haversine_handles_nulls():
