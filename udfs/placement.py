@@ -5,7 +5,7 @@ Declared deterministic, Flink 2.2's planner merges a rule's nested queries into 
 projection and one condition, then splits the Python calls out of it (`PythonCalc`) and
 evaluates them before the whole merged condition, on every row; each reference in the
 outer query repeats the call. The shipped `risky_large_withdrawal` rule scored every
-processed row twice with the model, although its inner WHERE keeps about 1 % of them
+processed row twice with the model, although its inner WHERE keeps about 0.5 % of them
 (withdrawals of 20,000 USD or more). Non-deterministic calls are neither merged into the
 outer query nor repeated, so the rule's JVM filter runs first and the model scores only the
 rows it keeps (`tests/rules/test_rule_plans.py`; README "Rules in Flink SQL").
