@@ -7,7 +7,8 @@ the run, startup included, and of the processing alone), p50/p99 per-event proce
 time, peak memory of the JVM (thread mode hosts the Python functions inside it) and of
 any Python worker processes, CPU time per event (all threads) and how many cores were busy
 on average, the job's CPU per event by stage (its JVM threads; `pipeline/process_stats.py`),
-and the execution mode and bundle settings used.
+how its tasks spent their time in steady state (busy, backpressured, idle: Flink's task
+metrics, `pipeline/task_times.py`), and the execution mode and bundle settings used.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from .config import PROJECT_ROOT, PipelineConfig, load_config
 from .process_stats import ProcessSampler, self_cpu_seconds, self_peak_rss
+from .task_times import TaskTimeSampler, steady_state
 
 BENCH_DIR = PROJECT_ROOT / ".bench"
 BENCH_SEED = 23
@@ -45,7 +47,9 @@ def run_flink(cfg: PipelineConfig) -> dict:
     from .run import run_job
     from .summary import read_processed
 
-    with ProcessSampler() as sampler:
+    # The bench's Flink side reports on one free port of its own (`_child`).
+    port = cfg.metrics.prometheus_ports
+    with ProcessSampler() as sampler, TaskTimeSampler(f"http://127.0.0.1:{port}/metrics") as tasks:
         started = time.perf_counter()
         result = run_job(cfg)
         wall = time.perf_counter() - started
@@ -64,9 +68,19 @@ def run_flink(cfg: PipelineConfig) -> dict:
         "p99_us": float(np.percentile(us, 99)),
         "peak_rss": {"driver": self_peak_rss(), **sampler.peaks},
         "cpu_s": sampler.cpu_by_stage(),
+        "task_ms_per_s": steady_state(tasks.samples),
         "accounted": s.accounted,
         "alerts": s.alerts_total,
     }
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def run_baseline(cfg: PipelineConfig) -> dict:
@@ -147,6 +161,8 @@ def _child(args: list[str]) -> int:
         "sink.output_dir": str(BENCH_DIR / "out"),
         "flink.checkpoint_dir": str(BENCH_DIR / "checkpoints"),
     }
+    if side == "flink":
+        overrides["metrics.prometheus_ports"] = str(free_port())
     stack_was_up = True
     if source == "kafka" and side == "flink":
         from . import stack
@@ -240,6 +256,23 @@ def print_cpu_by_stage(result: dict) -> None:
         print(f"  {stage:<56}{cpu / n * 1e6:>14.1f}{cpu / total:>8.0%}")
 
 
+def print_task_times(result: dict) -> None:
+    """Flink's busy / backpressured / idle time per task, averaged over the steady state."""
+    tasks = result.get("task_ms_per_s") or {}
+    columns = (("busy", 8), ("backpressured", 15), ("idle", 8))
+    title = "Flink tasks, steady state (ms per second)"
+    print(f"\n{title:<58}" + "".join(f"{kind:>{width}}" for kind, width in columns))
+    if not tasks:
+        print("  (no samples: the run was too short)")
+    for task, kinds in sorted(tasks.items(), key=lambda kv: -kv[1].get("busy", 0)):
+        name = task if len(task) <= 56 else task[:53] + "..."
+        cells = (
+            f"{kinds[kind]:>{width}.0f}" if kind in kinds else f"{'-':>{width}}"
+            for kind, width in columns
+        )
+        print(f"  {name:<56}" + "".join(cells))
+
+
 def main(events: int, source: str = "file") -> int:
     """`source`: where the Flink side reads the events: the file, or a local-stack Kafka topic
     or Kinesis stream filled with them first."""
@@ -264,6 +297,7 @@ def main(events: int, source: str = "file") -> int:
     for label, fmt in rows:
         print(f"{label:<42}{fmt(results['baseline']):>26}{fmt(results['flink']):>16}")
     print_cpu_by_stage(results["flink"])
+    print_task_times(results["flink"])
     s = results["flink"]["settings"]
     print(
         "\nFlink settings: "

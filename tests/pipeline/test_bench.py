@@ -79,11 +79,25 @@ def test_bench_prints_both_sides_and_the_jobs_cpu_by_stage():
     assert row("all records accounted for") == ["yes", "yes"]
     baseline_cpu, job_cpu = (float(v) for v in row("CPU per event, all threads (µs)"))
     assert 0 < baseline_cpu < job_cpu  # the job's start-up alone outweighs 3,000 events
-    header = next(i for i, line in enumerate(lines) if line.startswith("Flink job CPU"))
     stages = {
         line.strip().rsplit(None, 2)[0]: float(line.split()[-2])
-        for line in lines[header + 1 :]
-        if line.startswith("  ")
+        for line in _table(lines, "Flink job CPU")
     }
     assert stages["wallet-risk: the keyed Python function"] > 0
     assert stages["source, key extraction, shard batcher, raw zone"] > 0
+    # Flink's task times: a row per task (busy, backpressured, idle), or the short-run note.
+    tasks = _table(lines, "Flink tasks, steady state")
+    assert tasks, proc.stdout
+    if "no samples" not in tasks[0]:
+        assert any(line.strip().startswith("wallet_risk") for line in tasks), tasks
+
+
+def _table(lines: list[str], title: str) -> list[str]:
+    """The indented rows under the line starting with `title`, up to the first other line."""
+    start = next(i for i, line in enumerate(lines) if line.startswith(title)) + 1
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("  "):
+            break
+        rows.append(line)
+    return rows
