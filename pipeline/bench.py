@@ -47,9 +47,8 @@ def run_flink(cfg: PipelineConfig) -> dict:
     from .run import run_job
     from .summary import read_processed
 
-    # The bench's Flink side reports on one free port of its own (`_child`).
-    port = cfg.metrics.prometheus_ports
-    with ProcessSampler() as sampler, TaskTimeSampler(f"http://127.0.0.1:{port}/metrics") as tasks:
+    # `make bench` gives its Flink side a free port of its own (`_child`).
+    with ProcessSampler() as sampler, TaskTimeSampler(cfg.metrics.prometheus_ports) as tasks:
         started = time.perf_counter()
         result = run_job(cfg)
         wall = time.perf_counter() - started
@@ -72,15 +71,6 @@ def run_flink(cfg: PipelineConfig) -> dict:
         "accounted": s.accounted,
         "alerts": s.alerts_total,
     }
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_baseline(cfg: PipelineConfig) -> dict:
@@ -162,6 +152,8 @@ def _child(args: list[str]) -> int:
         "flink.checkpoint_dir": str(BENCH_DIR / "checkpoints"),
     }
     if side == "flink":
+        from .stack import free_port
+
         overrides["metrics.prometheus_ports"] = str(free_port())
     stack_was_up = True
     if source == "kafka" and side == "flink":

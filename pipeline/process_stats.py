@@ -59,18 +59,11 @@ def thread_cpu_seconds(pid: int) -> dict[int, tuple[str, float]]:
     return out
 
 
-class ProcessSampler:
-    """Samples, until closed, the peak resident memory of this process's descendants by
-    kind ("jvm", "python-worker") and the CPU time of every thread they ran.
+class BackgroundSampler:
+    """A context manager that calls `_sample()` on a daemon thread every `interval_s` while
+    it is open (the first time at once), and once more on close."""
 
-    A thread's CPU is its last sample, so up to one interval of CPU of a thread that ends
-    is missed; the JVM's task threads live until the job ends, and `__exit__` samples once
-    more, while the JVM is still up.
-    """
-
-    def __init__(self, interval_s: float = 0.25) -> None:
-        self.peaks: dict[str, int] = {}
-        self._threads: dict[tuple[int, int], tuple[str, str, float]] = {}
+    def __init__(self, interval_s: float) -> None:
         self._stop = threading.Event()
         self._interval = interval_s
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -88,6 +81,24 @@ class ProcessSampler:
         while not self._stop.is_set():
             self._sample()
             self._stop.wait(self._interval)
+
+    def _sample(self) -> None:
+        raise NotImplementedError
+
+
+class ProcessSampler(BackgroundSampler):
+    """Samples, until closed, the peak resident memory of this process's descendants by
+    kind ("jvm", "python-worker") and the CPU time of every thread they ran.
+
+    A thread's CPU is its last sample, so up to one interval of CPU of a thread that ends
+    is missed; the JVM's task threads live until the job ends, and `__exit__` samples once
+    more, while the JVM is still up.
+    """
+
+    def __init__(self, interval_s: float = 0.25) -> None:
+        super().__init__(interval_s)
+        self.peaks: dict[str, int] = {}
+        self._threads: dict[tuple[int, int], tuple[str, str, float]] = {}
 
     def _sample(self) -> None:
         for pid, kind in _descendants(os.getpid()):

@@ -195,6 +195,15 @@ def stack_processes() -> dict[int, str]:
     return found
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
 def _port_open(port: int, timeout: float = 0.5) -> bool:
     import socket
 

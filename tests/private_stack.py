@@ -11,16 +11,10 @@ import contextlib
 import importlib
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 
 from pipeline.config import PROJECT_ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from pipeline.stack import free_port
 
 
 @contextlib.contextmanager
@@ -36,7 +30,7 @@ def private_stack(name: str, start: bool = True) -> Iterator:
     stack_dir = PROJECT_ROOT / "out" / f"{name}-{os.getpid()}"
     os.environ["FRAUD_STACK_DIR"] = str(stack_dir)
     for var in stack.PORT_ENV.values():
-        os.environ[var] = str(_free_port())
+        os.environ[var] = str(free_port())
     importlib.reload(stack)
     try:
         if start:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import threading
 
+from pipeline.prometheus import parse
 from pipeline.task_times import TaskTimeSampler, steady_state, task_times
 
 
@@ -31,11 +32,11 @@ PAGE = "\n".join(
 
 
 def test_task_times_average_the_subtasks_and_skip_other_metrics():
-    assert task_times(PAGE) == {
+    assert task_times(parse(PAGE)) == {
         "wallet_risk": {"busy": 850.0, "backpressured": 125.0},
         "Source:_transactions_file": {"idle": 5.0},
     }
-    assert task_times("") == {}
+    assert task_times(parse("")) == {}
 
 
 def test_steady_state_drops_start_up_and_the_end():
@@ -63,8 +64,7 @@ def test_the_sampler_scrapes_a_live_page_and_keeps_busy_samples():
     server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
-        with TaskTimeSampler(url, interval_s=0.05) as sampler:
+        with TaskTimeSampler(str(server.server_address[1]), interval_s=0.05) as sampler:
             while len(sampler.samples) < 3:
                 threading.Event().wait(0.05)
     finally:

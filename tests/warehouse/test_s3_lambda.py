@@ -136,8 +136,8 @@ def test_corrupt_s3_object_is_copied_to_quarantine(s3_lake, tmp_path, sql):
 
 
 def test_unreachable_s3_lake_is_retried_then_reported(warehouse):
+    from pipeline.stack import free_port
     from pipeline.warehouse.connect import WarehouseUnavailable
-    from tests.warehouse.tcp_proxy import free_port
 
     cfg = dataclasses.replace(warehouse, lake_root="s3://fraud-lake/x", retry_max_attempts=2)
     import boto3
