@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,train,msk]'
 	@touch $(STAMP)
 
-setup: $(STAMP) ## create the virtualenv, install pinned packages, build the connector jars
+setup: $(STAMP) ## create the virtualenv, install pinned packages, build the connector jars, compile the per-record modules
 	$(PY) -m pipeline jars
+	$(PY) -m pipeline compile
 
 run: setup ## run the fraud job on the bundled sample (local minicluster) and print the summary
 	$(PY) -m pipeline run

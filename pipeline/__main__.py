@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     config = sub.add_parser("config", help="print every config key, its env variable and value")
     config.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     sub.add_parser("jars", help="build the JVM connector jar and plugins (pom.xml) if needed")
+    compile_ = sub.add_parser(
+        "compile", help="compile the per-record Python modules with Cython if needed"
+    )
+    compile_.add_argument("--force", action="store_true", help="rebuild even if up to date")
     bench = sub.add_parser("bench", help="benchmark the job against the plain-Python baseline")
     bench.add_argument("--events", type=int, default=1_000_000)
     bench.add_argument(
@@ -80,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         from .jars import ensure_jars
 
         print(ensure_jars())
+        return 0
+    if args.command == "compile":
+        from .compile import ensure_compiled
+
+        print(ensure_compiled(force=args.force))
         return 0
     if args.command == "bench" and args.metrics_overhead:
         from .metrics_bench import main as metrics_bench_main

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from operators import compiled
+
 from .config import PROJECT_ROOT, PipelineConfig, load_config
 from .process_stats import ProcessSampler, self_cpu_seconds, self_peak_rss
 from .task_times import TaskTimeSampler, steady_state
@@ -75,11 +77,14 @@ def run_flink(cfg: PipelineConfig) -> dict:
 
 def run_baseline(cfg: PipelineConfig) -> dict:
     """The same operators in a plain single-process loop (no Flink, no guarantees)."""
+    from operators.wallet_risk import collect_garbage_rarely
+
     from .components import Components
     from .offline import iter_records, replay
 
     comps = Components(cfg)
     comps.wallet_risk, comps.scorer  # noqa: B018 - load reference data and model before timing
+    collect_garbage_rarely()  # as the job's keyed function does
     started, cpu_started = time.perf_counter(), self_cpu_seconds()
     records = list(iter_records(cfg.resolve(cfg.source.path)))
     result = replay(records, comps, score=True, time_records=True)
@@ -199,6 +204,7 @@ def _child(args: list[str]) -> int:
         "bundle_time_ms": cfg.flink.bundle_time_ms,
         "checkpoint_interval_ms": cfg.flink.checkpoint_interval_ms,
         "state_backend": cfg.flink.state_backend,
+        "per_record_python": compiled.status(),
     }
     print("BENCH-RESULT " + json.dumps(out))
     return 0

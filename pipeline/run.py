@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from operators import compiled
+
 from .config import PipelineConfig, SecurityConfig
 from .sinks import LakeLayout, lake_layout, output_paths
 from .sources import source_name
@@ -201,7 +203,8 @@ def main(cfg: PipelineConfig) -> int:
         return 0
     print(
         f"running {JOB_NAME} on {source_name(cfg)} "
-        f"(parallelism {cfg.flink.parallelism}, python {cfg.flink.python_execution_mode} mode)",
+        f"(parallelism {cfg.flink.parallelism}, python {cfg.flink.python_execution_mode} mode; "
+        f"per-record Python {compiled.status()})",
         file=sys.stderr,
     )
     result = run_job(cfg)
