@@ -33,6 +33,7 @@ test-failure: setup ## the failure-injection suite alone (tests/failure: own sta
 	$(PY) -m pytest -m failure tests/failure
 
 test-fast: $(STAMP) ## only the pure-Python tests (no JVM, no servers)
+	$(PY) -m pipeline compile
 	$(PY) -m pytest -m "not minicluster and not stack"
 
 lint: $(STAMP) ## ruff lint + format check

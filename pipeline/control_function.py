@@ -238,12 +238,12 @@ class ControlWiring:
 
     def wallet_risk(self, batches, source_name: str) -> DataStream:
         """The wallet-risk function over the shard batches, steered by the control stream."""
-        from .schemas import PROCESSED_ROW_TYPE
+        from .packed_rows import PACKED_ROW_TYPE
 
         function = ControlledWalletRiskFunction(
             self._cfg, source_name, self._sql_rule_ids, self._floor
         )
-        return batches.connect(self._broadcast).process(function, output_type=PROCESSED_ROW_TYPE)
+        return batches.connect(self._broadcast).process(function, output_type=PACKED_ROW_TYPE)
 
     def sql_alerts(self, alerts: DataStream) -> DataStream:
         """The SQL rules' alerts without those of rules turned off, with settings_version."""

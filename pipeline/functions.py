@@ -26,7 +26,8 @@ from .components import Components
 from .config import PipelineConfig
 from .metrics import PipelineMetrics
 from .origin import origin_fields, split_origin
-from .schemas import processed_row
+from .packed_rows import pack_row
+from .schemas import processed_values
 
 DLQ_TAG = OutputTag("dlq", Types.STRING())
 DUPLICATES_TAG = OutputTag("duplicates", Types.STRING())
@@ -63,8 +64,9 @@ class WalletRiskFunction(KeyedProcessFunction):
     Input: the `ShardBatcher`'s batches (`src/main/java/.../ShardBatcher.java`): parallel
     arrays of wallet keys and raw records plus a '0'/'1' mirrored flag per record, all of
     one shard, in arrival order. Emits the processed-zone row of every valid new
-    transaction; alerts, invalid records (DLQ) and exact resends (duplicates) go to side
-    outputs as JSON lines.
+    transaction, packed (`pipeline/packed_rows.py`; the next task decodes it in the JVM);
+    alerts, invalid records (DLQ) and exact resends (duplicates) go to side outputs as
+    JSON lines.
 
     State: `wallet-risk-state`, a MapState under the shard key from wallet id to that
     wallet's recent tx ids (dedupe), detector and feature state. Serialising a wallet's
@@ -195,7 +197,7 @@ class WalletRiskFunction(KeyedProcessFunction):
                 alert=alert,
                 latency_us=spent_us,
             )
-            yield processed_row(outcome, score, alert, version, now_ms, spent_us)
+            yield pack_row(processed_values(outcome, score, alert, version, now_ms, spent_us))
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         """Drop this shard's wallets not written for longer than the state TTL."""

@@ -37,7 +37,8 @@ from .functions import (
     DUPLICATES_TAG,
     WalletRiskFunction,
 )
-from .schemas import KEYED_RECORD_TYPE, PROCESSED_ROW_TYPE, SHARD_BATCH_TYPE, SHARD_KEYED_TYPE
+from .packed_rows import PACKED_ROW_TYPE, decoded_rows
+from .schemas import KEYED_RECORD_TYPE, SHARD_BATCH_TYPE, SHARD_KEYED_TYPE
 from .sql_rules import sql_rule_alerts
 
 CSV_HEADER = ",".join(EVENT_FIELDS)
@@ -148,9 +149,7 @@ def build_fraud_pipeline(
         decided = controls.wallet_risk(batches, source_name)
     else:
         controls = None
-        decided = batches.process(
-            WalletRiskFunction(cfg, source_name), output_type=PROCESSED_ROW_TYPE
-        )
+        decided = batches.process(WalletRiskFunction(cfg, source_name), output_type=PACKED_ROW_TYPE)
     decided = (
         decided.name("wallet-risk")
         .uid("wallet-risk")
@@ -160,12 +159,18 @@ def build_fraud_pipeline(
         .disable_chaining()
     )
     python_alerts = _side_output(decided, ALERTS_TAG)
+    # rescale: a 1:1 channel at equal parallelism that Flink never chains across, so the
+    # row decoding, the processed zone's conversion and Parquet writer stay off the keyed
+    # function's thread even where `disable_chaining` does not reach: with [control] the
+    # function is a keyed broadcast operator, whose transformation drops the setting (its
+    # job graph had the Parquet writer chained to wallet-risk; tests/pipeline/test_job_graph.py).
+    processed_rows = decoded_rows(decided.rescale())
 
     def build_alerts() -> DataStream:
         # Python detectors' alerts, plus the alerts of the SQL rules in [rules].dir (issue
         # 5), which run over the same processed stream as a view with event time.
         alerts = python_alerts
-        sql_alerts = sql_rule_alerts(t_env, decided, cfg, Components(cfg).model_version)
+        sql_alerts = sql_rule_alerts(t_env, processed_rows, cfg, Components(cfg).model_version)
         if sql_alerts is not None:
             if controls is not None:
                 sql_alerts = controls.sql_alerts(sql_alerts)
@@ -173,12 +178,7 @@ def build_fraud_pipeline(
         return with_alerts_audit(alerts, cfg)
 
     processed_view = "processed_events"
-    # rescale: a 1:1 channel at equal parallelism that Flink never chains across, so the
-    # processed zone's conversion and Parquet writer stay off the keyed function's thread
-    # even where `disable_chaining` does not reach: with [control] the function is a
-    # keyed broadcast operator, whose transformation drops the setting (its job graph had
-    # the Parquet writer chained to wallet-risk; tests/pipeline/test_job_graph.py).
-    t_env.create_temporary_view(processed_view, t_env.from_data_stream(decided.rescale()))
+    t_env.create_temporary_view(processed_view, t_env.from_data_stream(processed_rows))
     processed = t_env.sql_query(
         f"""
 SELECT *,

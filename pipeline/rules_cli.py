@@ -21,9 +21,11 @@ from .sql_rules import RuleSet, effective_values_of, load_rule_set
 
 def processed_rows(events_csv: Path, cfg: PipelineConfig) -> list:
     """The processed-zone rows the job would produce for `events_csv` (offline replay)."""
+    from pyflink.common import Row
+
     from .components import Components
     from .offline import iter_records, replay
-    from .schemas import processed_row
+    from .schemas import processed_values
 
     if cfg.source.format != "csv":
         cfg = _with_format(cfg, "csv")
@@ -32,8 +34,15 @@ def processed_rows(events_csv: Path, cfg: PipelineConfig) -> list:
     alerts = {a.tx_id: a for a in result.alerts}
     now_ms = time.time_ns() // 1_000_000
     return [
-        processed_row(
-            s, float(score), alerts.get(s.view.event.tx.tx_id), components.model_version, now_ms, 0
+        Row(
+            *processed_values(
+                s,
+                float(score),
+                alerts.get(s.view.event.tx.tx_id),
+                components.model_version,
+                now_ms,
+                0,
+            )
         )
         for s, score in zip(result.scored, result.scores, strict=True)
     ]

@@ -4,7 +4,7 @@ the processed-zone table DDL and the Python row builder all derive.
 
 from __future__ import annotations
 
-from pyflink.common import Row, Types
+from pyflink.common import Types
 
 from models.features import FEATURE_NAMES
 from operators.decide import Alert
@@ -74,18 +74,18 @@ SHARD_BATCH_TYPE = Types.ROW_NAMED(
 SHARD_KEYED_TYPE = Types.ROW_NAMED(["shard", "batch"], [Types.INT(), SHARD_BATCH_TYPE])
 
 
-def processed_row(
+def processed_values(
     scored: Scored,
     score: float,
     alert: Alert | None,
     model_version: str,
     now_ms: int,
     processing_us: int,
-) -> Row:
-    """The processed-zone row of one scored transaction."""
+) -> tuple:
+    """The processed-zone row of one scored transaction, in `PROCESSED_COLUMNS` order."""
     ev = scored.view.event
     tx = ev.tx
-    return Row(
+    return (
         tx.tx_id,
         tx.event_time_ms,
         tx.tx_type,
