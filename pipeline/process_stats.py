@@ -19,7 +19,7 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 THREAD_STAGES = (
     ("wallet-risk", "wallet-risk: the keyed Python function"),
     ("Source: ", "source, key extraction, shard batcher, raw zone"),
-    ("decode-process", "processed zone: row decoding, table conversion, Parquet writer"),
+    ("decode-process", "processed zone: row decoding, Parquet writer"),
     ("compact-operat", "processed zone: compaction, partition commit"),
     ("rules-", "SQL rules: table conversion, filters, UDF calls"),
     ("WindowAggregat", "SQL rules: windows"),

@@ -24,7 +24,7 @@ from pipeline.process_stats import (
         ("wallet-risk (1/", "wallet-risk: the keyed Python function"),
         ("Source: transac", "source, key extraction, shard batcher, raw zone"),
         ("rules-watermark", "SQL rules: table conversion, filters, UDF calls"),
-        ("decode-processe", "processed zone: row decoding, table conversion, Parquet writer"),
+        ("decode-processe", "processed zone: row decoding, Parquet writer"),
         ("C2 CompilerThre", "JIT compilers (mostly warm-up)"),
         ("GC Thread#0", "garbage collector"),
         ("flink-pekko.act", OTHER_STAGE),
