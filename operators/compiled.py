@@ -24,7 +24,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Git-ignored; `make clean` removes it (then everything runs as pure Python).
 COMPILED_DIR = PROJECT_ROOT / "build" / "compiled"
-MANIFEST = COMPILED_DIR / "manifest.json"
+#: In a build folder: the interpreter it is for and the hash of every compiled source.
+MANIFEST_NAME = "manifest.json"
 #: `FRAUD_COMPILED=0` runs the pure-Python modules even when a matching build exists.
 ENV_SWITCH = "FRAUD_COMPILED"
 
@@ -64,7 +65,7 @@ def interpreter_tag() -> str:
 def build_state(compiled_dir: Path = COMPILED_DIR, root: Path = PROJECT_ROOT) -> str:
     """'current', or why the compiled build is not used: 'missing', 'stale', 'other-python'."""
     try:
-        manifest = json.loads((compiled_dir / "manifest.json").read_text())
+        manifest = json.loads((compiled_dir / MANIFEST_NAME).read_text())
     except (OSError, ValueError):
         return "missing"
     if manifest.get("interpreter") != interpreter_tag():
@@ -79,25 +80,30 @@ def build_state(compiled_dir: Path = COMPILED_DIR, root: Path = PROJECT_ROOT) ->
 _STATE: str | None = None
 
 
-def active() -> bool:
-    """True when this process loads the compiled modules (decided once per process)."""
+def _state() -> str:
+    """`build_state()`, or 'disabled' by `FRAUD_COMPILED=0`; decided once per process."""
     global _STATE
     if _STATE is None:
         _STATE = "disabled" if os.environ.get(ENV_SWITCH) == "0" else build_state()
-    return _STATE == "current"
+    return _STATE
+
+
+def active() -> bool:
+    """True when this process loads the compiled modules."""
+    return _state() == "current"
 
 
 def status() -> str:
     """One line for summaries and benchmarks: which implementation runs, and why."""
-    active()
-    if _STATE == "current":
+    state = _state()
+    if state == "current":
         return f"compiled (Cython, {COMPILED_DIR.relative_to(PROJECT_ROOT)})"
     why = {
         "disabled": f"{ENV_SWITCH}=0",
         "missing": "no build: python -m pipeline compile",
         "stale": "sources changed since the build: python -m pipeline compile",
         "other-python": "built for another interpreter: python -m pipeline compile",
-    }[_STATE]
+    }[state]
     return f"pure Python ({why})"
 
 

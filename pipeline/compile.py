@@ -21,6 +21,7 @@ from pathlib import Path
 from operators.compiled import (
     COMPILED_DIR,
     COMPILED_MODULES,
+    MANIFEST_NAME,
     PROJECT_ROOT,
     build_state,
     interpreter_tag,
@@ -50,7 +51,7 @@ def ensure_compiled(force: bool = False, out: Path = COMPILED_DIR) -> str:
         # Cython names a module after its package (operators.validate) from the __init__.
         (target.parent / "__init__.py").touch()
     hashes = source_hashes(staging)  # exactly what gets compiled
-    jobs = str(max(os.cpu_count() or 1, 1))
+    jobs = str(os.cpu_count() or 1)
     cmd = [sys.executable, "-m", "Cython.Build.Cythonize", "-i", "-q", "-j", jobs]
     done = subprocess.run(
         [*cmd, *_DIRECTIVES, *COMPILED_MODULES],
@@ -72,7 +73,7 @@ def ensure_compiled(force: bool = False, out: Path = COMPILED_DIR) -> str:
         "directives": list(_DIRECTIVES),
         "sources": hashes,
     }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1, sort_keys=True))
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
     return f"compiled {len(COMPILED_MODULES)} modules with Cython {Cython.__version__} into {out}"

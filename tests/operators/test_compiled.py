@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from operators import compiled
 from pipeline.config import PROJECT_ROOT
+from tests.jobs import run_checked
 
 # Replays a dataset through WalletRisk + scorer + decider and prints which build ran and a
 # digest of everything the logic produced (features, scores, alerts, DLQ reasons and
@@ -50,17 +50,10 @@ print(json.dumps({
 
 
 def _replay(dataset: Path, fmt: str, compiled_on: bool) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    env[compiled.ENV_SWITCH] = "1" if compiled_on else "0"
-    proc = subprocess.run(
+    proc = run_checked(
         [sys.executable, "-c", _DIGEST, str(dataset), fmt],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        env={compiled.ENV_SWITCH: "1" if compiled_on else "0"},
     )
-    assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -104,7 +97,7 @@ def _fake_build(tmp_path: Path) -> tuple[Path, Path]:
         shutil.copyfile(PROJECT_ROOT / rel, root / rel)
     out.mkdir()
     manifest = {"interpreter": compiled.interpreter_tag(), "sources": compiled.source_hashes(root)}
-    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / compiled.MANIFEST_NAME).write_text(json.dumps(manifest))
     return root, out
 
 
@@ -122,10 +115,10 @@ def test_an_edited_source_makes_the_build_stale(tmp_path):
 
 def test_a_build_for_another_interpreter_or_none_is_not_used(tmp_path):
     root, out = _fake_build(tmp_path)
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / compiled.MANIFEST_NAME).read_text())
     manifest["interpreter"] = "cpython-39-linux-x86_64"
-    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / compiled.MANIFEST_NAME).write_text(json.dumps(manifest))
     assert compiled.build_state(out, root) == "other-python"
     assert compiled.build_state(tmp_path / "nothing", root) == "missing"
-    (out / "manifest.json").write_text("{not json")
+    (out / compiled.MANIFEST_NAME).write_text("{not json")
     assert compiled.build_state(out, root) == "missing"
