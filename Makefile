@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,train,msk]'
 	@touch $(STAMP)
 
-setup: $(STAMP) ## create the virtualenv, install pinned packages, build the connector jars, compile the per-record modules
+setup: $(STAMP) ## create the virtualenv, install pinned packages, build the connector jars, compile the per-record modules, build the JVM's class-data archive
 	$(PY) -m pipeline jars
 	$(PY) -m pipeline compile
+	$(PY) -m pipeline cds
 
 run: setup ## run the fraud job on the bundled sample (local minicluster) and print the summary
 	$(PY) -m pipeline run

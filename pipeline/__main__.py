@@ -35,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         "compile", help="compile the per-record Python modules with Cython if needed"
     )
     compile_.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    cds = sub.add_parser(
+        "cds", help="build the JVM's class-data archive (faster job start-up) if needed"
+    )
+    cds.add_argument("--force", action="store_true", help="rebuild even if up to date")
     bench = sub.add_parser("bench", help="benchmark the job against the plain-Python baseline")
     bench.add_argument("--events", type=int, default=1_000_000)
     bench.add_argument(
@@ -89,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         from .compile import ensure_compiled
 
         print(ensure_compiled(force=args.force))
+        return 0
+    if args.command == "cds":
+        from .class_sharing import ensure_archive
+
+        print(ensure_archive(force=args.force))
         return 0
     if args.command == "bench" and args.metrics_overhead:
         from .metrics_bench import main as metrics_bench_main

@@ -24,6 +24,7 @@ import numpy as np
 
 from operators import compiled
 
+from . import class_sharing
 from .config import PROJECT_ROOT, PipelineConfig, load_config
 from .process_stats import ProcessSampler, self_cpu_seconds, self_peak_rss
 from .task_times import TaskTimeSampler, steady_state
@@ -205,6 +206,7 @@ def _child(args: list[str]) -> int:
         "checkpoint_interval_ms": cfg.flink.checkpoint_interval_ms,
         "state_backend": cfg.flink.state_backend,
         "per_record_python": compiled.status(),
+        "jvm_class_data_archive": class_sharing.status(),
     }
     print("BENCH-RESULT " + json.dumps(out))
     return 0

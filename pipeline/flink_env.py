@@ -14,6 +14,7 @@ from pyflink.datastream import (
 )
 from pyflink.table import StreamTableEnvironment
 
+from .class_sharing import use_archive
 from .config import PROJECT_ROOT, PipelineConfig
 from .jars import prometheus_reporter_jar
 
@@ -119,6 +120,7 @@ def create_environments(
         ensure_jars()
         jars = pipeline_jars()
     os.environ["PYTHONPATH"] = python_path()
+    use_archive()  # the JVM maps the pre-parsed Flink classes (pipeline/class_sharing.py)
     if cfg.metrics.prometheus_ports:
         # The MiniCluster finds metric reporters only on the JVM's classpath; PyFlink's
         # gateway launcher appends HADOOP_CLASSPATH to it (pyflink_gateway_server.py).

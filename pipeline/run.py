@@ -14,6 +14,7 @@ from pathlib import Path
 
 from operators import compiled
 
+from . import class_sharing
 from .config import PipelineConfig, SecurityConfig
 from .sinks import LakeLayout, lake_layout, output_paths
 from .sources import source_name
@@ -204,7 +205,8 @@ def main(cfg: PipelineConfig) -> int:
     print(
         f"running {JOB_NAME} on {source_name(cfg)} "
         f"(parallelism {cfg.flink.parallelism}, python {cfg.flink.python_execution_mode} mode; "
-        f"per-record Python {compiled.status()})",
+        f"per-record Python {compiled.status()}; JVM class-data archive "
+        f"{class_sharing.status()})",
         file=sys.stderr,
     )
     result = run_job(cfg)
