@@ -42,13 +42,12 @@ _PID_PREFIX = "CDS-JVM-PID="
 
 
 def java_executable() -> Path | None:
-    """The `java` PyFlink's gateway launcher starts: $JAVA_HOME/bin/java, else PATH's."""
-    home = os.environ.get("JAVA_HOME")
-    found = Path(home) / "bin" / "java" if home else None
-    if found is None or not found.is_file():
-        which = shutil.which("java")
-        found = Path(which) if which else None
-    return found.resolve() if found else None
+    """The `java` PyFlink's gateway launcher starts (its own lookup: `env.java.home`,
+    $JAVA_HOME, else PATH), or None if there is none."""
+    from pyflink.pyflink_gateway_server import find_java_executable
+
+    found = shutil.which(find_java_executable())
+    return Path(found).resolve() if found else None
 
 
 def archive_path() -> Path | None:
@@ -68,35 +67,34 @@ def archive_path() -> Path | None:
     return CDS_DIR / f"flink-{digest.hexdigest()[:16]}.jsa"
 
 
+def _usable_archive() -> tuple[Path | None, str]:
+    """The archive a JVM started now would map, or None and why not."""
+    if os.environ.get(ENV_SWITCH, "1") == "0":
+        return None, f"{ENV_SWITCH}=0"
+    path = archive_path()
+    if path is None:
+        return None, "no java"
+    return (path, "") if path.is_file() else (None, "not built")
+
+
 def jvm_args() -> list[str]:
     """The JVM flags that map the archive; none when it is missing or switched off."""
-    if os.environ.get(ENV_SWITCH, "1") == "0":
-        return []
-    path = archive_path()
-    if path is None or not path.is_file():
-        return []
-    return [f"-XX:SharedArchiveFile={path}", _QUIET]
+    path, _ = _usable_archive()
+    return [f"-XX:SharedArchiveFile={path}", _QUIET] if path else []
 
 
-def use_archive() -> str:
-    """Add the archive's flags to `JVM_ARGS` (before the JVM starts); says what it did."""
+def use_archive() -> None:
+    """Add the archive's flags to `JVM_ARGS`, once; call before the JVM starts."""
     args = jvm_args()
-    if not args:
-        return "JVM class-data archive: none (python -m pipeline cds)"
     existing = os.environ.get("JVM_ARGS", "").split()
-    if args[0] not in existing:
+    if args and args[0] not in existing:
         os.environ["JVM_ARGS"] = " ".join([*existing, *args])
-    return f"JVM class-data archive: {args[0].split('=', 1)[1]}"
 
 
 def status() -> str:
     """One line for run headers and the benchmark's settings."""
-    if os.environ.get(ENV_SWITCH, "1") == "0":
-        return f"off ({ENV_SWITCH}=0)"
-    path = archive_path()
-    if path is None:
-        return "off (no java)"
-    return str(path.relative_to(PROJECT_ROOT)) if path.is_file() else "off (not built)"
+    path, why_not = _usable_archive()
+    return str(path.relative_to(PROJECT_ROOT)) if path else f"off ({why_not})"
 
 
 def ensure_archive(force: bool = False, timeout_s: float = 300.0) -> str:
@@ -131,7 +129,9 @@ def ensure_archive(force: bool = False, timeout_s: float = 300.0) -> str:
             return f"class-data archive not built (the job runs without it):\n{tail}"
         # The JVM outlives its Python parent by the time it takes to write the archive.
         deadline = time.monotonic() + timeout_s
-        while Path(f"/proc/{pids[0]}").exists() and time.monotonic() < deadline:
+        while Path(f"/proc/{pids[0]}").exists():
+            if time.monotonic() > deadline:
+                return "class-data archive not built: its JVM did not exit (runs go without)"
             time.sleep(0.2)
         if not staging.is_file() or staging.stat().st_size == 0:
             return "class-data archive not built: the JVM wrote none (the job runs without it)"

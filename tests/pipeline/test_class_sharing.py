@@ -77,6 +77,7 @@ def test_another_jdk_gets_another_archive(monkeypatch, tmp_path):
     fake_java = tmp_path / "bin" / "java"
     fake_java.parent.mkdir()
     fake_java.write_text("#!/bin/sh\n")
+    fake_java.chmod(0o755)
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))
     theirs = class_sharing.archive_path()
     assert theirs is not None and ours is not None
